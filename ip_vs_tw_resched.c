@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ip_vs_tw_resched: reschedule a reused IPVS tuple without dropping the SYN.
+ *
+ * When a client (often behind SNAT) reuses a source port while IPVS still
+ * holds the previous connection with that tuple in TIME_WAIT or CLOSE (or
+ * FIN_WAIT for DR/TUN, or on a drained server), IPVS expires the old entry
+ * and schedules the SYN afresh. With conntrack in use it can do so only if
+ * the SYN carries a new, unconfirmed conntrack; when the SYN was attached to
+ * the old flow's confirmed conntrack (v5.9+), or carries any conntrack while
+ * the old entry uses conntrack (v4.6 - v5.8), IPVS drops it and the client
+ * waits a full SYN retransmit timeout, one second, for every such connection.
+ *
+ * This module hooks in front of conntrack. For a SYN that IPVS is about to
+ * reschedule, by IPVS's own rules, it deletes the stale conntrack of that
+ * tuple, so conntrack gives the SYN a fresh one, and clears the old entry's
+ * conntrack flag so the entry's expiry cannot delete the new flow's
+ * conntrack. IPVS then schedules the SYN at once, to a possibly different
+ * real server, and sets the reply direction of the new conntrack to it.
+ *
+ * Report: http://archive.linuxvirtualserver.org/html/lvs-users/2018-05/
+ * Upstream reuse logic: net/netfilter/ipvs/ip_vs_core.c, ip_vs_in_hook().
+ */
+
+#define KMSG_COMPONENT "IPVS"
+#define pr_fmt(fmt) KMSG_COMPONENT ": tw_resched: " fmt
+
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/sysctl.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+#include <net/ip_vs.h>
+
+#include "ip_vs_tw_resched.h"
+
+static unsigned int twr_net_id __read_mostly;
+
+static int resched_mode = TWR_MODE_ALL;
+module_param(resched_mode, int, 0444);
+MODULE_PARM_DESC(resched_mode,
+		 "Initial net.ipv4.vs.tw_resched.resched_mode of every network namespace (bits: 1 TIME_WAIT/CLOSE, 2 DR/TUN FIN_WAIT, 4 drained/removed server; default 7)");
+
+static const char * const twr_counter_names[TWR_CNT_MAX] = {
+	[TWR_CNT_RESCHED]		= "resched",
+	[TWR_CNT_CT_REMOVED]		= "ct_removed",
+	[TWR_CNT_SKIP_CONTROLLED]	= "skip_controlled",
+	[TWR_CNT_SKIP_HAS_CHILDREN]	= "skip_has_children",
+	[TWR_CNT_SKIP_REUSE_OFF]	= "skip_reuse_off",
+	[TWR_CNT_SKIP_POLICY]		= "skip_policy",
+};
+
+static inline struct twr_net *twr_pernet(const struct net *net)
+{
+	return net_generic(net, twr_net_id);
+}
+
+/* Cheap reject: true only for an unfragmented TCP segment with SYN set
+ * and ACK, RST and FIN clear. Anything else leaves the hook here.
+ */
+static bool twr_is_syn(int af, const struct sk_buff *skb)
+{
+	unsigned int thoff;
+	u8 flags, _flags;
+	const u8 *fp;
+
+	if (af == AF_INET) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		if (iph->protocol != IPPROTO_TCP || ip_is_fragment(iph))
+			return false;
+		thoff = skb_network_offset(skb) + iph->ihl * 4;
+	} else {
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+		/* Extension headers: let the full parser decide. */
+		if (ip6h->nexthdr != IPPROTO_TCP)
+			return ipv6_ext_hdr(ip6h->nexthdr);
+		thoff = skb_network_offset(skb) + sizeof(*ip6h);
+	}
+
+	/* Byte 13 of the TCP header holds CWR ECE URG ACK PSH RST SYN FIN. */
+	fp = skb_header_pointer(skb, thoff + 13, sizeof(_flags), &_flags);
+	if (!fp)
+		return false;
+	flags = *fp & (TCPHDR_SYN | TCPHDR_ACK | TCPHDR_RST | TCPHDR_FIN);
+	return flags == TCPHDR_SYN;
+}
+
+/* Same test as IPVS's is_new_conn() plus the header sanity IPVS gets from
+ * conntrack: SYN alone, at a TCP header that really is there.
+ */
+static bool twr_syn_header(const struct sk_buff *skb,
+			   const struct ip_vs_iphdr *iph)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+
+	if (iph->protocol != IPPROTO_TCP || iph->fragoffs)
+		return false;
+	th = skb_header_pointer(skb, iph->len, sizeof(_th), &_th);
+	return th && th->syn && !th->ack && !th->rst && !th->fin;
+}
+
+/**
+ * twr_classify() - would IPVS reschedule @cp for a new SYN, and may we help?
+ * @ipvs: IPVS state of the packet's namespace
+ * @mode: this namespace's resched_mode
+ * @cp: IPVS entry the SYN matched
+ *
+ * Mirrors the rescheduling rules of ip_vs_in_hook(): a drained server
+ * (weight 0) or a removed one when expire_nodest_conn is set, otherwise
+ * is_new_conn_expected() under the live conn_reuse_mode. Entries that IPVS
+ * never reschedules (controlled by a persistence template or an FTP control
+ * connection) or must not expire (a controlling entry with children) are
+ * left alone.
+ *
+ * Return: TWR_CNT_RESCHED to act, a TWR_CNT_SKIP_* reason to count, or
+ * TWR_CNT_MAX when the SYN simply belongs to a live entry (a retransmit).
+ */
+static enum twr_counter twr_classify(struct netns_ipvs *ipvs, int mode,
+				     const struct ip_vs_conn *cp)
+{
+	int reuse = sysctl_conn_reuse_mode(ipvs);
+	struct ip_vs_dest *dest = cp->dest;
+	bool reusable;
+	int need;
+
+	if (cp->protocol != IPPROTO_TCP)
+		return TWR_CNT_MAX;
+
+	if (sysctl_expire_nodest_conn(ipvs) && dest &&
+	    (!atomic_read(&dest->weight) ||
+	     !(READ_ONCE(dest->cflags) & IP_VS_DEST_CF_AVAILABLE))) {
+		need = TWR_MODE_NODEST;
+	} else {
+		reusable = cp->state == IP_VS_TCP_S_TIME_WAIT ||
+			   cp->state == IP_VS_TCP_S_CLOSE;
+		need = TWR_MODE_TW_CLOSE;
+		if (!reusable && cp->state == IP_VS_TCP_S_FIN_WAIT &&
+		    (cp->flags & IP_VS_CONN_F_NOOUTPUT)) {
+			reusable = true;
+			need = TWR_MODE_FIN_WAIT;
+		}
+		if (!reusable)
+			return TWR_CNT_MAX;
+		if (!(reuse & need))
+			return TWR_CNT_SKIP_REUSE_OFF;
+	}
+
+	if (cp->control)
+		return TWR_CNT_SKIP_CONTROLLED;
+	if (atomic_read(&cp->n_control))
+		return TWR_CNT_SKIP_HAS_CHILDREN;
+	if (!(mode & need))
+		return TWR_CNT_SKIP_POLICY;
+	return TWR_CNT_RESCHED;
+}
+
+/* Delete the conntrack that the SYN's tuple would otherwise be attached to,
+ * in the zone conntrack will use for it (a raw-table CT template may have
+ * set one). Conntrack then creates a fresh, unconfirmed entry for the SYN.
+ */
+static bool twr_kill_stale_ct(struct net *net, const struct sk_buff *skb,
+			      u8 pf)
+{
+	const struct nf_conntrack_zone *zone;
+	struct nf_conntrack_tuple_hash *h;
+	struct nf_conntrack_tuple tuple;
+	struct nf_conntrack_zone tmp;
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *tmpl, *ct;
+	bool killed = false;
+
+	tmpl = nf_ct_get(skb, &ctinfo);
+	if (tmpl && !nf_ct_is_template(tmpl))
+		return false;	/* already tracked, or NOTRACK */
+	if (!tmpl && ctinfo == IP_CT_UNTRACKED)
+		return false;
+
+	if (!nf_ct_get_tuplepr(skb, skb_network_offset(skb), pf, net, &tuple))
+		return false;
+
+	zone = nf_ct_zone_tmpl(tmpl, skb, &tmp);
+	h = nf_conntrack_find_get(net, zone, &tuple);
+	if (!h)
+		return false;
+
+	ct = nf_ct_tuplehash_to_ctrack(h);
+	if (NF_CT_DIRECTION(h) == IP_CT_DIR_ORIGINAL)
+		killed = nf_ct_delete(ct, 0, 0);
+	nf_ct_put(ct);
+	return killed;
+}
+
+static unsigned int twr_hook(void *priv, struct sk_buff *skb,
+			     const struct nf_hook_state *state)
+{
+	struct net *net = state->net;
+	struct netns_ipvs *ipvs;
+	struct ip_vs_iphdr iph;
+	struct ip_vs_conn *cp;
+	enum twr_counter what;
+	struct twr_net *tn;
+	int af = state->pf;
+	struct sock *sk;
+
+	if (likely(!twr_is_syn(af, skb)))
+		return NF_ACCEPT;
+
+	/* Packets IPVS ignores (see ip_vs_in_hook()): not for this host,
+	 * already handled by IPVS, raw sockets that skip defragmentation.
+	 */
+	if (skb->ipvs_property ||
+	    (state->hook == NF_INET_PRE_ROUTING &&
+	     skb->pkt_type != PACKET_HOST))
+		return NF_ACCEPT;
+	sk = skb_to_full_sk(skb);
+	if (sk && state->hook == NF_INET_LOCAL_OUT && af == AF_INET &&
+	    sk->sk_family == PF_INET && twr_sk_nodefrag(sk))
+		return NF_ACCEPT;
+
+	ipvs = net_ipvs(net);
+	if (unlikely(!ipvs) || !READ_ONCE(ipvs->enable) ||
+	    sysctl_backup_only(ipvs))
+		return NF_ACCEPT;
+
+	ip_vs_fill_iph_skb(af, skb, false, &iph);
+	if (!twr_syn_header(skb, &iph))
+		return NF_ACCEPT;
+
+	cp = ip_vs_conn_in_get_proto(ipvs, af, skb, &iph);
+	if (!cp)
+		return NF_ACCEPT;
+
+	tn = twr_pernet(net);
+	what = twr_classify(ipvs, READ_ONCE(tn->resched_mode), cp);
+	if (what == TWR_CNT_RESCHED) {
+		if (twr_kill_stale_ct(net, skb, state->pf))
+			this_cpu_inc(tn->stats->cnt[TWR_CNT_CT_REMOVED]);
+		/* As ip_vs_in_hook() does when it reschedules without a
+		 * drop: the old entry's expiry must not delete, by tuple,
+		 * the conntrack that now belongs to the new flow.
+		 */
+		cp->flags &= ~IP_VS_CONN_F_NFCT;
+	}
+	if (what != TWR_CNT_MAX)
+		this_cpu_inc(tn->stats->cnt[what]);
+
+	/* Not ip_vs_conn_put(): that would re-arm the old entry's timer. */
+	__ip_vs_conn_put(cp);
+	return NF_ACCEPT;
+}
+
+/* In front of conntrack (NF_IP_PRI_CONNTRACK, -200), after raw (-300) so
+ * that NOTRACK and CT zone templates are already attached.
+ */
+static const struct nf_hook_ops twr_ops[] = {
+	{
+		.hook		= twr_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP_PRI_CONNTRACK - 1,
+	},
+	{
+		.hook		= twr_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP_PRI_CONNTRACK - 1,
+	},
+#ifdef CONFIG_IP_VS_IPV6
+	{
+		.hook		= twr_hook,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP6_PRI_CONNTRACK - 1,
+	},
+	{
+		.hook		= twr_hook,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP6_PRI_CONNTRACK - 1,
+	},
+#endif
+};
+
+static int twr_stats_show(struct seq_file *seq, void *v)
+{
+	struct twr_net *tn = twr_pernet(seq_file_single_net(seq));
+	unsigned long sum[TWR_CNT_MAX] = {};
+	int cpu, i;
+
+	for_each_possible_cpu(cpu) {
+		const struct twr_stats *s = per_cpu_ptr(tn->stats, cpu);
+
+		for (i = 0; i < TWR_CNT_MAX; i++)
+			sum[i] += READ_ONCE(s->cnt[i]);
+	}
+	for (i = 0; i < TWR_CNT_MAX; i++)
+		seq_printf(seq, "%s %lu\n", twr_counter_names[i], sum[i]);
+	return 0;
+}
+
+static int twr_mode_max = TWR_MODE_ALL;
+
+static const struct ctl_table twr_sysctl_template[] = {
+	{
+		.procname	= "resched_mode",
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= &twr_mode_max,
+	},
+	{ }
+};
+
+static int twr_sysctl_init(struct net *net, struct twr_net *tn)
+{
+	size_t n = ARRAY_SIZE(twr_sysctl_template) - 1;
+	struct ctl_table *tbl;
+
+	tbl = kmemdup(twr_sysctl_template, sizeof(twr_sysctl_template),
+		      GFP_KERNEL);
+	if (!tbl)
+		return -ENOMEM;
+	tbl[0].data = &tn->resched_mode;
+
+	/* As IPVS does: no knobs for namespaces of unprivileged users. */
+	if (net->user_ns != &init_user_ns) {
+		tbl[0].procname = NULL;
+		n = 0;
+	}
+
+	tn->sysctl_hdr = register_net_sysctl_sz(net, "net/ipv4/vs/tw_resched",
+						tbl, n);
+	if (!tn->sysctl_hdr) {
+		kfree(tbl);
+		return -ENOMEM;
+	}
+	tn->sysctl_tbl = tbl;
+	return 0;
+}
+
+static void twr_sysctl_exit(struct twr_net *tn)
+{
+	unregister_net_sysctl_table(tn->sysctl_hdr);
+	kfree(tn->sysctl_tbl);
+}
+
+static int __net_init twr_net_init(struct net *net)
+{
+	struct twr_net *tn = twr_pernet(net);
+	int ret;
+
+	tn->resched_mode = resched_mode;
+	tn->stats = alloc_percpu(struct twr_stats);
+	if (!tn->stats)
+		return -ENOMEM;
+
+	ret = twr_sysctl_init(net, tn);
+	if (ret)
+		goto err_stats;
+
+	if (!proc_create_net_single("ip_vs_tw_resched", 0444, net->proc_net,
+				    twr_stats_show, NULL)) {
+		ret = -ENOMEM;
+		goto err_sysctl;
+	}
+
+	/* Last: the hook may run as soon as it is registered. */
+	ret = nf_register_net_hooks(net, twr_ops, ARRAY_SIZE(twr_ops));
+	if (ret)
+		goto err_proc;
+	return 0;
+
+err_proc:
+	remove_proc_entry("ip_vs_tw_resched", net->proc_net);
+err_sysctl:
+	twr_sysctl_exit(tn);
+err_stats:
+	free_percpu(tn->stats);
+	return ret;
+}
+
+static void __net_exit twr_net_exit(struct net *net)
+{
+	struct twr_net *tn = twr_pernet(net);
+
+	/* Waits for hooks in flight: nothing touches tn after this. */
+	nf_unregister_net_hooks(net, twr_ops, ARRAY_SIZE(twr_ops));
+	remove_proc_entry("ip_vs_tw_resched", net->proc_net);
+	twr_sysctl_exit(tn);
+	free_percpu(tn->stats);
+}
+
+static struct pernet_operations twr_net_ops = {
+	.init	= twr_net_init,
+	.exit	= twr_net_exit,
+	.id	= &twr_net_id,
+	.size	= sizeof(struct twr_net),
+};
+
+static int __init twr_init(void)
+{
+	int ret;
+
+	if (resched_mode < 0 || resched_mode > TWR_MODE_ALL) {
+		pr_err("resched_mode=%d out of range 0..%d\n",
+		       resched_mode, TWR_MODE_ALL);
+		return -EINVAL;
+	}
+
+	ret = register_pernet_subsys(&twr_net_ops);
+	if (ret)
+		return ret;
+	pr_info("loaded (resched_mode=%d)\n", resched_mode);
+	return 0;
+}
+
+static void __exit twr_exit(void)
+{
+	unregister_pernet_subsys(&twr_net_ops);
+	pr_info("unloaded\n");
+}
+
+module_init(twr_init);
+module_exit(twr_exit);
+MODULE_AUTHOR("ip_vs_tw_resched developers");
+MODULE_DESCRIPTION("IPVS: reschedule reused TCP tuples (TIME_WAIT, CLOSE, drained servers) without dropping the SYN");
+MODULE_LICENSE("GPL");
+MODULE_SOFTDEP("pre: ip_vs nf_conntrack");

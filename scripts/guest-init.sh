@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the test VM. Kernel command line:
+#   twr.flavor=stock|legacy   which ip_vs to test against
+#   twr.filter=STRING         run only tests whose name contains it
+# Results go to the second serial port (ttyS1), which the host reads; the
+# last line there is "TWR-DONE" only if the suite ran to its end.
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mkdir -p /run/netns
+echo 1 >/proc/sys/kernel/sysrq
+
+flavor=stock filter=
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	twr.flavor=*) flavor=${arg#*=} ;;
+	twr.filter=*) filter=${arg#*=} ;;
+	esac
+done
+
+exec 3>/dev/ttyS1
+K=$(uname -r)
+if [[ $flavor == legacy ]]; then
+	mkdir -p /lib/modules/$K/updates
+	cp /legacy/*.ko /lib/modules/$K/updates/
+	depmod -a
+fi
+echo "# kernel $K, ip_vs flavor $flavor, $(nproc) CPUs" >&3
+
+/selftests/run_suite.sh "$flavor" "$filter"
+
+bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|refcount_t|lockdep|possible circular|KASAN|UBSAN|kmemleak|general protection|RCU stall|Call Trace')
+if [[ -n $bad ]]; then
+	echo "not ok $flavor/kernel_log" >&3
+	echo "$bad" | sed 's/^/#   /' >&3
+else
+	echo "ok $flavor/kernel_log" >&3
+fi
+echo "TWR-DONE" >&3
+sync
+echo o >/proc/sysrq-trigger
+sleep 10

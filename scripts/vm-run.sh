@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot one Debian kernel under QEMU (TCG) with an initramfs from
+# mkinitramfs.sh, run the selftests for one ip_vs flavor, and print the
+# results. panic_on_warn=1: a kernel WARN ends the run, and a run that does
+# not reach its end marker counts as a failure, as does any kernel problem
+# on the console.
+#
+# usage: vm-run.sh KVER INITRAMFS FLAVOR OUTDIR [FILTER]
+# Exit: 0 all passed, 1 otherwise. OUTDIR gets console.log and results.log.
+set -uo pipefail
+
+KVER=$1 INITRD=$2 FLAVOR=$3 OUT=$4 FILTER=${5:-}
+TIMEOUT=${VM_TIMEOUT:-1200}
+mkdir -p "$OUT"
+rm -f "$OUT/console.log" "$OUT/results.log"
+
+timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
+	-accel tcg -cpu max -smp 2 -m 2048 \
+	-nodefaults -display none -no-reboot \
+	-kernel "/boot/vmlinuz-$KVER" -initrd "$INITRD" \
+	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 twr.flavor=$FLAVOR twr.filter=$FILTER" \
+	-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" \
+	</dev/null >"$OUT/qemu.log" 2>&1
+qrc=$?
+
+tag="[${KVER%%-*}/$FLAVOR]"
+sed "s|^|$tag |" "$OUT/results.log" | tr -d '\r'
+rc=0
+if ! grep -q '^TWR-DONE' "$OUT/results.log"; then
+	echo "$tag not ok vm_run (suite did not finish; qemu exit $qrc; see $OUT/console.log)"
+	tail -n 40 "$OUT/console.log" | sed "s|^|$tag #   |"
+	rc=1
+fi
+if grep -qE 'WARNING:|BUG:|Oops|Kernel panic|refcount_t|lockdep|possible circular|KASAN|UBSAN|kmemleak|general protection|RCU stall|Call Trace' "$OUT/console.log"; then
+	echo "$tag not ok console_log (kernel problem, see $OUT/console.log)"
+	grep -E -A20 'WARNING:|BUG:|Oops|Kernel panic|refcount_t|lockdep|Call Trace' "$OUT/console.log" | head -40 | sed "s|^|$tag #   |"
+	rc=1
+fi
+grep -q '^not ok' "$OUT/results.log" && rc=1
+exit $rc

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * twtool - tiny TCP client and server for the ip_vs_tw_resched selftests.
+ *
+ *   twtool server PORT ID [fin|rst]
+ *	Accept forever; send "ID\n" on each connection, then either wait for
+ *	the client's FIN and close (fin, the default: the client closes first
+ *	so no real server keeps TIME_WAIT), or close at once with an RST
+ *	(rst: SO_LINGER 0).
+ *
+ *   twtool connect ADDR PORT [fin|rst] [-b SRCADDR[:SRCPORT]]
+ *	One connection. Prints one line:
+ *	  connect_ms=F server=ID syn_retrans=N end=fin|rst
+ *	connect_ms is the time connect() took; syn_retrans the number of
+ *	retransmissions TCP_INFO counted before the connection was
+ *	established. fin: shut down, read to EOF; rst: read until the peer's
+ *	RST arrives, so the client never sends a FIN of its own.
+ *	Exit 0 on success, 1 on any failure (with a message on stderr).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	fprintf(stderr, "twtool: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int parse_addr(const char *host, const char *port,
+		      struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai;
+
+	if (getaddrinfo(host, port, &hints, &ai))
+		return -1;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static void serve_one(int c, const char *id, int rst)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (dprintf(c, "%s\n", id) < 0)
+		_exit(1);
+	if (rst) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(c);
+		_exit(0);
+	}
+	do {
+		n = read(c, buf, sizeof(buf));
+	} while (n > 0 || (n < 0 && errno == EINTR));
+	close(c);
+	_exit(0);
+}
+
+static int server(int argc, char **argv)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	int one = 1, zero = 0, s, c, rst;
+
+	if (argc < 4)
+		return 2;
+	rst = argc > 4 && !strcmp(argv[4], "rst");
+	sa.sin6_port = htons(atoi(argv[2]));
+	signal(SIGCHLD, SIG_IGN);	/* no zombies */
+
+	s = socket(AF_INET6, SOCK_STREAM, 0);
+	if (s < 0)
+		die("socket");
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) || listen(s, 1024))
+		die("bind/listen");
+	for (;;) {
+		c = accept(s, NULL, NULL);
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		switch (fork()) {
+		case 0:
+			close(s);
+			serve_one(c, argv[3], rst);
+			break;
+		case -1:
+			die("fork");
+		}
+		close(c);
+	}
+}
+
+static int client(int argc, char **argv)
+{
+	struct sockaddr_storage dst, src;
+	socklen_t dlen, slen;
+	struct tcp_info ti;
+	socklen_t tlen = sizeof(ti);
+	char id[128] = "", buf[256];
+	const char *end = "fin";
+	int s, rst = 0, i;
+	double t0, t1;
+	ssize_t n;
+	size_t got = 0;
+
+	if (argc < 4)
+		return 2;
+	if (parse_addr(argv[2], argv[3], &dst, &dlen)) {
+		fprintf(stderr, "twtool: bad address %s %s\n", argv[2], argv[3]);
+		return 1;
+	}
+	s = socket(dst.ss_family, SOCK_STREAM, 0);
+	if (s < 0)
+		die("socket");
+	for (i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "rst")) {
+			rst = 1;
+		} else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
+			char host[64], *port;
+			int one = 1;
+
+			snprintf(host, sizeof(host), "%s", argv[++i]);
+			port = strrchr(host, ':');
+			if (port && dst.ss_family == AF_INET)
+				*port++ = '\0';
+			else if (port && host[0] == '[')
+				*port++ = '\0';
+			else
+				port = NULL;
+			if (parse_addr(host[0] == '[' ? host + 1 : host,
+				       port ? port : "0", &src, &slen)) {
+				fprintf(stderr, "twtool: bad source %s\n", argv[i]);
+				return 1;
+			}
+			setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(s, (struct sockaddr *)&src, slen))
+				die("bind");
+		}
+	}
+	alarm(30);
+
+	t0 = now_ms();
+	if (connect(s, (struct sockaddr *)&dst, dlen))
+		die("connect");
+	t1 = now_ms();
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tlen))
+		die("TCP_INFO");
+
+	/* The server's one-line name. */
+	while (got < sizeof(id) - 1 && !strchr(id, '\n')) {
+		n = read(s, id + got, sizeof(id) - 1 - got);
+		if (n <= 0)
+			die("read id");
+		got += n;
+		id[got] = '\0';
+	}
+	id[strcspn(id, "\n")] = '\0';
+
+	if (rst) {
+		/* Read until the server's RST: we must not send a FIN. */
+		do {
+			n = read(s, buf, sizeof(buf));
+		} while (n > 0 || (n < 0 && errno == EINTR));
+		end = (n < 0 && errno == ECONNRESET) ? "rst" : "fin";
+	} else {
+		shutdown(s, SHUT_WR);
+		do {
+			n = read(s, buf, sizeof(buf));
+		} while (n > 0 || (n < 0 && errno == EINTR));
+	}
+	close(s);
+	printf("connect_ms=%.1f server=%s syn_retrans=%u end=%s\n",
+	       t1 - t0, id, ti.tcpi_total_retrans, end);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int ret = 2;
+
+	if (argc > 1 && !strcmp(argv[1], "server"))
+		ret = server(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "connect"))
+		ret = client(argc, argv);
+	if (ret == 2)
+		fprintf(stderr,
+			"usage: twtool server PORT ID [fin|rst]\n"
+			"       twtool connect ADDR PORT [fin|rst] [-b SRC[:PORT]]\n");
+	return ret;
+}

@@ -33,6 +33,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
+#include <linux/mutex.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/sysctl.h>
@@ -49,15 +50,38 @@
 
 static unsigned int twr_net_id __read_mostly;
 
+/* Serialises timeout writes with the bookkeeping that undoes them. */
+static DEFINE_MUTEX(twr_mutex);
+
 static int resched_mode = TWR_MODE_ALL;
 module_param(resched_mode, int, 0444);
 MODULE_PARM_DESC(resched_mode,
-		 "Initial net.ipv4.vs.tw_resched.resched_mode of every network namespace (bits: 1 TIME_WAIT/CLOSE, 2 DR/TUN FIN_WAIT, 4 drained/removed server; default 7)");
+		 "net.ipv4.vs.tw_resched.resched_mode of the initial namespace at load (bits: 1 TIME_WAIT/CLOSE, 2 DR/TUN FIN_WAIT, 4 drained/removed server; default 7)");
+
+/* Initial-namespace TCP timeouts at load, in seconds; 0 keeps IPVS's. */
+static int twr_param_tmo[IP_VS_TCP_S_LAST];
+
+#define TWR_TIMEOUT_PARAM(name, state)					\
+	module_param_named(timeout_##name, twr_param_tmo[state], int, 0444); \
+	MODULE_PARM_DESC(timeout_##name, "IPVS TCP " #name		\
+			 " timeout (s) of the initial namespace at load; 0: keep IPVS's")
+
+TWR_TIMEOUT_PARAM(established, IP_VS_TCP_S_ESTABLISHED);
+TWR_TIMEOUT_PARAM(syn_sent, IP_VS_TCP_S_SYN_SENT);
+TWR_TIMEOUT_PARAM(syn_recv, IP_VS_TCP_S_SYN_RECV);
+TWR_TIMEOUT_PARAM(fin_wait, IP_VS_TCP_S_FIN_WAIT);
+TWR_TIMEOUT_PARAM(time_wait, IP_VS_TCP_S_TIME_WAIT);
+TWR_TIMEOUT_PARAM(close, IP_VS_TCP_S_CLOSE);
+TWR_TIMEOUT_PARAM(close_wait, IP_VS_TCP_S_CLOSE_WAIT);
+TWR_TIMEOUT_PARAM(last_ack, IP_VS_TCP_S_LAST_ACK);
+TWR_TIMEOUT_PARAM(listen, IP_VS_TCP_S_LISTEN);
+TWR_TIMEOUT_PARAM(synack, IP_VS_TCP_S_SYNACK);
 
 static const char * const twr_counter_names[TWR_CNT_MAX] = {
 	[TWR_CNT_RESCHED]		= "resched",
 	[TWR_CNT_CT_REMOVED]		= "ct_removed",
-	[TWR_CNT_SKIP_CONTROLLED]	= "skip_controlled",
+	[TWR_CNT_SKIP_PERSISTENT]	= "skip_persistent",
+	[TWR_CNT_SKIP_FTP_DATA]		= "skip_ftp_data",
 	[TWR_CNT_SKIP_HAS_CHILDREN]	= "skip_has_children",
 	[TWR_CNT_SKIP_REUSE_OFF]	= "skip_reuse_off",
 	[TWR_CNT_SKIP_POLICY]		= "skip_policy",
@@ -162,7 +186,8 @@ static enum twr_counter twr_classify(struct netns_ipvs *ipvs, int mode,
 	}
 
 	if (cp->control)
-		return TWR_CNT_SKIP_CONTROLLED;
+		return (cp->control->flags & IP_VS_CONN_F_TEMPLATE) ?
+			TWR_CNT_SKIP_PERSISTENT : TWR_CNT_SKIP_FTP_DATA;
 	if (atomic_read(&cp->n_control))
 		return TWR_CNT_SKIP_HAS_CHILDREN;
 	if (!(mode & need))
@@ -297,12 +322,21 @@ static const struct nf_hook_ops twr_ops[] = {
 #endif
 };
 
+/* /proc/net/ip_vs_tw_resched: "name value" lines. "active 1" tells a
+ * script that reused TIME_WAIT/CLOSE tuples are rescheduled without a drop
+ * in this namespace: our policy and IPVS's conn_reuse_mode both allow it.
+ */
 static int twr_stats_show(struct seq_file *seq, void *v)
 {
-	struct twr_net *tn = twr_pernet(seq_file_single_net(seq));
+	struct net *net = seq_file_single_net(seq);
+	struct twr_net *tn = twr_pernet(net);
 	unsigned long sum[TWR_CNT_MAX] = {};
+	struct netns_ipvs *ipvs = net_ipvs(net);
 	int cpu, i;
 
+	seq_printf(seq, "active %d\n",
+		   (READ_ONCE(tn->resched_mode) & TWR_MODE_TW_CLOSE) &&
+		   (sysctl_conn_reuse_mode(ipvs) & 1));
 	for_each_possible_cpu(cpu) {
 		const struct twr_stats *s = per_cpu_ptr(tn->stats, cpu);
 
@@ -314,7 +348,85 @@ static int twr_stats_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
+/* Timeouts are whole seconds, at least 1, and must fit IPVS's int
+ * jiffies (also what ipvsadm's 32-bit values are bounded by).
+ */
+static int twr_timeout_max = INT_MAX / HZ;
 static int twr_mode_max = TWR_MODE_ALL;
+
+/* Write one state's timeout, remembering IPVS's value the first time.
+ * Caller holds twr_mutex.
+ */
+static void twr_set_timeout(struct twr_net *tn, int state, int jiffies)
+{
+	lockdep_assert_held(&twr_mutex);
+	if (!tn->tmo_ours[state])
+		tn->tmo_orig[state] = READ_ONCE(tn->tcp_timeouts[state]);
+	tn->tmo_ours[state] = jiffies;
+	WRITE_ONCE(tn->tcp_timeouts[state], jiffies);
+}
+
+/* Give back to IPVS every state we changed and nobody changed since. */
+static void twr_restore_timeouts(struct twr_net *tn)
+{
+	int s;
+
+	mutex_lock(&twr_mutex);
+	for (s = 0; s < IP_VS_TCP_S_LAST; s++) {
+		if (tn->tmo_ours[s] &&
+		    READ_ONCE(tn->tcp_timeouts[s]) == tn->tmo_ours[s])
+			WRITE_ONCE(tn->tcp_timeouts[s], tn->tmo_orig[s]);
+		tn->tmo_ours[s] = 0;
+	}
+	mutex_unlock(&twr_mutex);
+}
+
+/**
+ * twr_timeout_sysctl() - net.ipv4.vs.tw_resched.timeout_<state>
+ * @table: our entry; extra1 is the namespace's twr_net, extra2 the state
+ * @write: set the timeout rather than show it
+ * @buffer: user data
+ * @lenp: its length
+ * @ppos: file position
+ *
+ * Reads show IPVS's live value in seconds (so a change by ipvsadm --set is
+ * visible); writes take 1 .. INT_MAX/HZ seconds and apply to entries that
+ * enter the state afterwards. Anything else is refused with EINVAL and the
+ * previous value stays.
+ *
+ * Return: 0 or a negative errno, as proc_dointvec_minmax().
+ */
+static int twr_timeout_sysctl(TWR_CTL_CONST struct ctl_table *table,
+			      int write, void *buffer, size_t *lenp,
+			      loff_t *ppos)
+{
+	struct twr_net *tn = table->extra1;
+	int state = (long)table->extra2;
+	int val = READ_ONCE(tn->tcp_timeouts[state]) / HZ;
+	struct ctl_table tmp = {
+		.data	= &val,
+		.maxlen	= sizeof(val),
+		.extra1	= SYSCTL_ONE,
+		.extra2	= &twr_timeout_max,
+	};
+	int ret;
+
+	ret = proc_dointvec_minmax(&tmp, write, buffer, lenp, ppos);
+	if (write && !ret) {
+		mutex_lock(&twr_mutex);
+		twr_set_timeout(tn, state, val * HZ);
+		mutex_unlock(&twr_mutex);
+	}
+	return ret;
+}
+
+#define TWR_TIMEOUT_SYSCTL(name, state) {				\
+	.procname	= "timeout_" #name,				\
+	.maxlen		= sizeof(int),					\
+	.mode		= 0644,						\
+	.proc_handler	= twr_timeout_sysctl,				\
+	.extra2		= (void *)(long)(state),			\
+}
 
 static const struct ctl_table twr_sysctl_template[] = {
 	{
@@ -325,12 +437,22 @@ static const struct ctl_table twr_sysctl_template[] = {
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= &twr_mode_max,
 	},
+	TWR_TIMEOUT_SYSCTL(established, IP_VS_TCP_S_ESTABLISHED),
+	TWR_TIMEOUT_SYSCTL(syn_sent, IP_VS_TCP_S_SYN_SENT),
+	TWR_TIMEOUT_SYSCTL(syn_recv, IP_VS_TCP_S_SYN_RECV),
+	TWR_TIMEOUT_SYSCTL(fin_wait, IP_VS_TCP_S_FIN_WAIT),
+	TWR_TIMEOUT_SYSCTL(time_wait, IP_VS_TCP_S_TIME_WAIT),
+	TWR_TIMEOUT_SYSCTL(close, IP_VS_TCP_S_CLOSE),
+	TWR_TIMEOUT_SYSCTL(close_wait, IP_VS_TCP_S_CLOSE_WAIT),
+	TWR_TIMEOUT_SYSCTL(last_ack, IP_VS_TCP_S_LAST_ACK),
+	TWR_TIMEOUT_SYSCTL(listen, IP_VS_TCP_S_LISTEN),
+	TWR_TIMEOUT_SYSCTL(synack, IP_VS_TCP_S_SYNACK),
 	{ }
 };
 
 static int twr_sysctl_init(struct net *net, struct twr_net *tn)
 {
-	size_t n = ARRAY_SIZE(twr_sysctl_template) - 1;
+	size_t i, n = ARRAY_SIZE(twr_sysctl_template) - 1;
 	struct ctl_table *tbl;
 
 	tbl = kmemdup(twr_sysctl_template, sizeof(twr_sysctl_template),
@@ -338,6 +460,8 @@ static int twr_sysctl_init(struct net *net, struct twr_net *tn)
 	if (!tbl)
 		return -ENOMEM;
 	tbl[0].data = &tn->resched_mode;
+	for (i = 1; i < n; i++)
+		tbl[i].extra1 = tn;
 
 	/* As IPVS does: no knobs for namespaces of unprivileged users. */
 	if (net->user_ns != &init_user_ns) {
@@ -361,16 +485,49 @@ static void twr_sysctl_exit(struct twr_net *tn)
 	kfree(tn->sysctl_tbl);
 }
 
+/* The values a namespace starts with: the module parameters for the
+ * initial namespace; for every other namespace, a copy of what the initial
+ * namespace was given through this module (parameters or sysctls) at the
+ * time it is created. Docker and CNI create namespaces with nobody to
+ * write their sysctls; they get the host's choice.
+ */
+static void twr_net_defaults(struct net *net, struct twr_net *tn)
+{
+	struct twr_net *host = twr_pernet(&init_net);
+	int s;
+
+	mutex_lock(&twr_mutex);
+	if (net_eq(net, &init_net)) {
+		tn->resched_mode = resched_mode;
+		for (s = 0; s < IP_VS_TCP_S_LAST; s++)
+			if (twr_param_tmo[s])
+				twr_set_timeout(tn, s, twr_param_tmo[s] * HZ);
+	} else {
+		tn->resched_mode = READ_ONCE(host->resched_mode);
+		for (s = 0; s < IP_VS_TCP_S_LAST; s++)
+			if (host->tmo_ours[s])
+				twr_set_timeout(tn, s, host->tmo_ours[s]);
+	}
+	mutex_unlock(&twr_mutex);
+}
+
 static int __net_init twr_net_init(struct net *net)
 {
 	struct twr_net *tn = twr_pernet(net);
+	struct ip_vs_proto_data *pd;
 	int ret;
 
-	tn->resched_mode = resched_mode;
+	/* ip_vs's own pernet init ran before ours (we depend on it). */
+	pd = ip_vs_proto_data_get(net_ipvs(net), IPPROTO_TCP);
+	if (WARN_ON_ONCE(!pd || !pd->timeout_table))
+		return -EOPNOTSUPP;
+	tn->tcp_timeouts = pd->timeout_table;
+
 	tn->stats = alloc_percpu(struct twr_stats);
 	if (!tn->stats)
 		return -ENOMEM;
 
+	twr_net_defaults(net, tn);
 	ret = twr_sysctl_init(net, tn);
 	if (ret)
 		goto err_stats;
@@ -392,6 +549,7 @@ err_proc:
 err_sysctl:
 	twr_sysctl_exit(tn);
 err_stats:
+	twr_restore_timeouts(tn);
 	free_percpu(tn->stats);
 	return ret;
 }
@@ -404,6 +562,7 @@ static void __net_exit twr_net_exit(struct net *net)
 	nf_unregister_net_hooks(net, twr_ops, ARRAY_SIZE(twr_ops));
 	remove_proc_entry("ip_vs_tw_resched", net->proc_net);
 	twr_sysctl_exit(tn);
+	twr_restore_timeouts(tn);
 	free_percpu(tn->stats);
 }
 
@@ -416,12 +575,19 @@ static struct pernet_operations twr_net_ops = {
 
 static int __init twr_init(void)
 {
-	int ret;
+	int ret, s;
 
 	if (resched_mode < 0 || resched_mode > TWR_MODE_ALL) {
 		pr_err("resched_mode=%d out of range 0..%d\n",
 		       resched_mode, TWR_MODE_ALL);
 		return -EINVAL;
+	}
+	for (s = 0; s < IP_VS_TCP_S_LAST; s++) {
+		if (twr_param_tmo[s] < 0 || twr_param_tmo[s] > twr_timeout_max) {
+			pr_err("timeout parameter %d s out of range 1..%d (0: keep IPVS's)\n",
+			       twr_param_tmo[s], twr_timeout_max);
+			return -EINVAL;
+		}
 	}
 
 	ret = register_pernet_subsys(&twr_net_ops);

@@ -7,6 +7,7 @@
 
 #include <linux/percpu.h>
 #include <linux/sysctl.h>
+#include <net/ip_vs.h>
 
 /* Bits of net.ipv4.vs.tw_resched.resched_mode: which of the cases that
  * IPVS reschedules the module makes drop-free. The first two have the
@@ -22,8 +23,9 @@
  * enum twr_counter - what the hook did with a SYN that matched an IPVS entry
  * @TWR_CNT_RESCHED: rescheduled without a drop (old entry made reusable)
  * @TWR_CNT_CT_REMOVED: stale conntracks deleted for such SYNs
- * @TWR_CNT_SKIP_CONTROLLED: entry belongs to a persistence template or an
- *	FTP control connection; IPVS never reschedules those
+ * @TWR_CNT_SKIP_PERSISTENT: entry is controlled by a persistence template;
+ *	IPVS never reschedules those (the client keeps its server)
+ * @TWR_CNT_SKIP_FTP_DATA: entry is controlled by an FTP control connection
  * @TWR_CNT_SKIP_HAS_CHILDREN: entry controls live connections (FTP control);
  *	IPVS must not expire it
  * @TWR_CNT_SKIP_REUSE_OFF: net.ipv4.vs.conn_reuse_mode is 0 (or lacks the
@@ -34,7 +36,8 @@
 enum twr_counter {
 	TWR_CNT_RESCHED,
 	TWR_CNT_CT_REMOVED,
-	TWR_CNT_SKIP_CONTROLLED,
+	TWR_CNT_SKIP_PERSISTENT,
+	TWR_CNT_SKIP_FTP_DATA,
 	TWR_CNT_SKIP_HAS_CHILDREN,
 	TWR_CNT_SKIP_REUSE_OFF,
 	TWR_CNT_SKIP_POLICY,
@@ -49,12 +52,22 @@ struct twr_stats {
  * struct twr_net - per-namespace data, in net_generic()
  * @resched_mode: TWR_MODE_* bits, written by sysctl, read by the hook
  * @stats: per-CPU counters
+ * @tcp_timeouts: IPVS's own TCP timeout table of this namespace, in
+ *	jiffies, indexed by IP_VS_TCP_S_*; the sysctls read and write it
+ *	directly so they always show the live value, whoever set it
+ * @tmo_orig: IPVS's value of a state before our first write to it
+ * @tmo_ours: the value we last wrote to a state, 0 if never; on unload a
+ *	state still holding it gets @tmo_orig back, one changed since (by
+ *	ipvsadm --set) keeps what the user set
  * @sysctl_hdr: our net.ipv4.vs.tw_resched directory
- * @sysctl_tbl: table registered in @sysctl_hdr (duplicated outside init_net)
+ * @sysctl_tbl: table registered in @sysctl_hdr
  */
 struct twr_net {
 	int resched_mode;
 	struct twr_stats __percpu *stats;
+	int *tcp_timeouts;
+	int tmo_orig[IP_VS_TCP_S_LAST];
+	int tmo_ours[IP_VS_TCP_S_LAST];
 	struct ctl_table_header *sysctl_hdr;
 	struct ctl_table *sysctl_tbl;
 };

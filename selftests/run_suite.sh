@@ -26,13 +26,19 @@ report() {
 # drops every reused SYN; stock drops after an RST close but usually lets a
 # FIN close through (conntrack reopens the flow itself), so that case is a
 # measured baseline there. With the module nothing may be dropped anywhere.
+# The policy tests load the module and switch it off (resched_mode=0), or
+# switch IPVS's rescheduling off (conn_reuse_mode=0): behaviour must be
+# stock's, and the module must count why it did nothing.
 if [[ $FLAVOR == legacy ]]; then fin_nomod=slow; else fin_nomod=any; fi
 TESTS=(
 	"snat_fin_nomodule|snat_port_reuse.sh -c fin -m no -e $fin_nomod"
 	"snat_rst_nomodule|snat_port_reuse.sh -c rst -m no -e slow"
 	"snat_fin_module|snat_port_reuse.sh -c fin -m yes -e fast"
 	"snat_rst_module|snat_port_reuse.sh -c rst -m yes -e fast"
+	"snat_rst_policy_off|snat_port_reuse.sh -c rst -m yes -p 0 -e slow"
+	"snat_rst_reuse_mode_0|snat_port_reuse.sh -c rst -m yes -r 0 -e same"
 )
+[[ $FLAVOR == stock ]] && TESTS+=("sysctl|sysctl.sh")
 
 for t in "${TESTS[@]}"; do
 	name=${t%%|*}

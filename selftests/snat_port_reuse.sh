@@ -28,9 +28,13 @@
 #   -c  how each connection ends: client FIN first, or real server RST
 #   -m  ip_vs_tw_resched loaded or not
 #   -e  slow: the bug must reproduce (at least N-1 of N reused connects
-#             >= 900 ms); fast: none may (module); any: report only
+#             >= 900 ms); fast: none may (module); any: report only;
 #   -n  reused connections (default 8)
 #   -t  iptables flavor for the SNAT box and the director's nat rule
+#   -p  the director's net.ipv4.vs.tw_resched.resched_mode (module policy)
+#   -r  the director's net.ipv4.vs.conn_reuse_mode (default 1)
+#   -e  same: IPVS must not reschedule: no slow connect, every reused
+#       connection served by the first one's server
 #
 # Every run also asserts: all connects succeed, every reuse met an IPVS
 # entry in TIME_WAIT/CLOSE, the director's conntrack of each new flow has
@@ -40,120 +44,37 @@
 
 source "$(dirname "$0")/lib.sh"
 
-CLOSE=fin MODULE=no EXPECT=any N=8 IPT=nft
-while getopts "c:m:e:n:t:" o; do
+CLOSE=fin MODULE=no EXPECT=any N=8 IPT=nft POLICY= REUSE=
+while getopts "c:m:e:n:t:p:r:" o; do
 	case $o in
 	c) CLOSE=$OPTARG ;;
 	m) MODULE=$OPTARG ;;
 	e) EXPECT=$OPTARG ;;
 	n) N=$OPTARG ;;
 	t) IPT=$OPTARG ;;
+	p) POLICY=$OPTARG ;;
+	r) REUSE=$OPTARG ;;
 	*) fail "bad option" ;;
 	esac
 done
 
-VIP=10.0.2.2
-SNAT_IP=10.0.2.1
-SNAT_PORT=40000
-declare -A RS_IP=([rs1]=10.0.3.2 [rs2]=10.0.4.2)
-
 require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "iptables-$IPT"
-IPTABLES=iptables-$IPT
 
 trap cleanup_ns EXIT
 dmesg_mark
 module_state "$MODULE"
+snat_topology "$CLOSE" "$IPT"
+[[ -n $POLICY ]] && { sysctl_w "$dir" net.ipv4.vs.tw_resched.resched_mode "$POLICY" ||
+	fail "set resched_mode"; }
+[[ -n $REUSE ]] && sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode "$REUSE"
 
-new_ns cl
-new_ns nat
-new_ns dir
-new_ns rs1
-new_ns rs2
-
-veth "$cl" eth0 "$nat" eth0
-veth "$nat" eth1 "$dir" eth0
-veth "$dir" eth1 "$rs1" eth0
-veth "$dir" eth2 "$rs2" eth0
-ip -n "$cl" addr add 10.0.1.2/24 dev eth0
-ip -n "$cl" route add default via 10.0.1.1
-ip -n "$nat" addr add 10.0.1.1/24 dev eth0
-ip -n "$nat" addr add $SNAT_IP/24 dev eth1
-ip -n "$dir" addr add $VIP/24 dev eth0
-ip -n "$dir" addr add 10.0.3.1/24 dev eth1
-ip -n "$dir" addr add 10.0.4.1/24 dev eth2
-ip -n "$rs1" addr add ${RS_IP[rs1]}/24 dev eth0
-ip -n "$rs1" route add default via 10.0.3.1
-ip -n "$rs2" addr add ${RS_IP[rs2]}/24 dev eth0
-ip -n "$rs2" route add default via 10.0.4.1
-sysctl_w "$nat" net.ipv4.ip_forward 1
-sysctl_w "$dir" net.ipv4.ip_forward 1
-
-# SNAT box: one source port; short TIME_WAIT and CLOSE so it never runs
-# out of its one port (its own port exhaustion would add 1-15 s delays).
-n "$nat" $IPTABLES -t nat -A POSTROUTING -o eth1 -p tcp \
-	-j MASQUERADE --to-ports $SNAT_PORT || fail "SNAT rule"
-sysctl_w "$nat" net.netfilter.nf_conntrack_tcp_timeout_time_wait 1
-sysctl_w "$nat" net.netfilter.nf_conntrack_tcp_timeout_close 1
-
-# Director: IPVS NAT, conntrack on, and a nat rule that matches nothing
-# here but makes conntrack track this namespace, as docker's and
-# kube-proxy's rules do.
-n "$dir" ipvsadm -A -t $VIP:80 -s rr || fail "ipvsadm -A"
-n "$dir" ipvsadm -a -t $VIP:80 -r ${RS_IP[rs1]}:80 -m || fail "ipvsadm -a"
-n "$dir" ipvsadm -a -t $VIP:80 -r ${RS_IP[rs2]}:80 -m || fail "ipvsadm -a"
-sysctl_w "$dir" net.ipv4.vs.conntrack 1
-sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 1
-sysctl_w "$dir" net.ipv4.vs.expire_nodest_conn 0
-n "$dir" $IPTABLES -t nat -A POSTROUTING -s 198.51.100.0/24 \
-	-j MASQUERADE || fail "director nat rule"
-
-for rs in rs1 rs2; do
-	n "${!rs}" twtool server 80 $rs "$CLOSE" &
-	disown	# cleanup_ns kills it with its namespace
-done
-listening() { n "$1" ss -Hltn 'sport = :80' | grep -q LISTEN; }
-wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
-	fail "servers did not start"
-
-# The IPVS entry of the SNAT tuple, in a reusable state.
-ipvs_state() {
-	n "$dir" ipvsadm -Lnc | awk -v s="$SNAT_IP:$SNAT_PORT" \
-		'$1 == "TCP" && $4 == s { print $3 }'
-}
-entry_reusable() { [[ $(ipvs_state) =~ ^(TIME_WAIT|CLOSE)$ ]]; }
-snat_idle() {
-	[[ -z $(n "$nat" conntrack -L -p tcp --dport 80 2>/dev/null) ]]
-}
-# Reply source of the director's conntrack for the SNAT tuple.
-ct_reply_src() {
-	n "$dir" conntrack -L -p tcp --orig-src $SNAT_IP \
-		--sport $SNAT_PORT 2>/dev/null |
-		awk '{ c = 0; for (i = 1; i <= NF; i++)
-			if ($i ~ /^src=/ && ++c == 2) print substr($i, 5) }'
-}
-snat_drops() {
-	n "$nat" conntrack -S 2>/dev/null | awk '{
-		for (i = 1; i <= NF; i++) {
-			split($i, kv, "=")
-			if (kv[1] == "insert_failed" || kv[1] == "drop")
-				s += kv[2]
-		}
-	} END { print s + 0 }'
-}
-
-# connect: one connection; sets MS SERVER RETRANS.
+# connect LABEL: connect_once, then check the director's conntrack of the
+# new flow answers from the server that served it.
 connect() {
-	local out
-
-	out=$(n "$cl" twtool connect $VIP 80 "$CLOSE") ||
-		fail "connect $1 failed: $out"
-	MS=$(sed -E 's/.*connect_ms=([0-9.]+).*/\1/' <<<"$out")
-	SERVER=$(sed -E 's/.*server=([a-z0-9]+).*/\1/' <<<"$out")
-	RETRANS=$(sed -E 's/.*syn_retrans=([0-9]+).*/\1/' <<<"$out")
-	[[ -n ${RS_IP[$SERVER]} ]] || fail "connect $1: no server id in '$out'"
-
 	local reply
+
+	connect_once "$1"
 	reply=$(ct_reply_src)
 	if [[ $reply != "${RS_IP[$SERVER]}" ]]; then
 		log "connect $1: served by $SERVER but conntrack reply from '${reply:-none}'"
@@ -167,14 +88,21 @@ log "close=$CLOSE module=$MODULE expect=$EXPECT n=$N iptables=$IPTABLES" \
 drops0=$(snat_drops)
 CT_BAD=0
 connect first
+first=$SERVER
 log "first connect: ${MS} ms, $SERVER"
-resched0=0
-[[ $MODULE == yes ]] && resched0=$(twr_counter "$dir" resched)
+declare -A cnt0=()
+if [[ $MODULE == yes ]]; then
+	for c in resched skip_policy skip_reuse_off; do
+		cnt0[$c]=$(twr_counter "$dir" $c)
+	done
+fi
+# counter_delta NAME: how much a module counter rose during the reuses.
+counter_delta() { echo $(($(twr_counter "$dir" "$1") - ${cnt0[$1]})); }
 
 slow=0 retrans=0 max=0
 declare -A served=()
 for ((i = 1; i <= N; i++)); do
-	wait_for 15 entry_reusable ||
+	wait_for 15 entry_in "TIME_WAIT|CLOSE" ||
 		fail "reuse $i: IPVS entry not in TIME_WAIT/CLOSE: '$(ipvs_state)'"
 	wait_for 15 snat_idle || fail "reuse $i: SNAT box still holds the flow"
 	state=$(ipvs_state)
@@ -204,14 +132,30 @@ fast)
 	((slow == 0)) || fail "$slow of $N reused connects took >= ${SLOW_MS} ms"
 	((retrans == 0)) || fail "$retrans client SYN retransmits"
 	((${#served[@]} == 2)) || fail "reused connections not rescheduled: only ${!served[*]} served"
-	if [[ $MODULE == yes ]]; then
-		resched=$(($(twr_counter "$dir" resched) - resched0))
-		log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched)
-		((resched == N)) || fail "resched counter rose by $resched, expected $N"
-	fi
+	;;
+same)
+	((slow == 0)) || fail "$slow of $N reused connects took >= ${SLOW_MS} ms"
+	[[ ${!served[*]} == "$first" ]] ||
+		fail "rescheduled although IPVS should not: served by ${!served[*]}, first $first"
 	;;
 any) ;;
 *) fail "bad -e $EXPECT" ;;
 esac
+
+# What the module counted must be exactly what happened: every reuse
+# rescheduled, or every reuse skipped for the configured reason.
+if [[ $MODULE == yes ]]; then
+	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched)
+	want_resched=$N want_policy=0 want_reuse=0
+	if [[ -n $REUSE && $REUSE == 0 ]]; then
+		want_resched=0 want_reuse=$N
+	elif [[ -n $POLICY && $POLICY == 0 ]]; then
+		want_resched=0 want_policy=$N
+	fi
+	for c in resched:$want_resched skip_policy:$want_policy skip_reuse_off:$want_reuse; do
+		got=$(counter_delta "${c%%:*}")
+		((got == ${c#*:})) || fail "counter ${c%%:*} rose by $got, expected ${c#*:}"
+	done
+fi
 echo "PASS"
 exit $ksft_pass

@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what building and testing need on Debian 12 (bookworm), as root.
+# Idempotent; silent when everything is already there.
+#   - both Debian cloud kernel series, image and headers of the same version
+#     (the tests boot them under QEMU; the host's own kernel is not used)
+#   - their sources (checkpatch, the legacy ip_vs fixture)
+#   - QEMU, the userland copied into the test VM, sparse
+set -euo pipefail
+
+PKGS=(
+	linux-image-cloud-amd64 linux-headers-cloud-amd64 linux-source-6.1
+	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
+	linux-source-6.12
+	gcc make libc6-dev sparse python3 xz-utils cpio kmod
+	qemu-system-x86
+	iproute2 ipvsadm iptables conntrack procps util-linux
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps: need root to install: ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Everything a VM run on one kernel needs, each step reported as a test
+# result line ("ok ..." / "not ok ..."):
+#   - the module, built with W=1 and sparse in build/src-KVER (no warnings)
+#   - the legacy ip_vs fixture (cached in $TWR_CACHE)
+#   - twtool and the initramfs build/initramfs-KVER.cpio
+#
+# usage: prepare-vm.sh KVER        exit 0 when the initramfs is ready
+set -uo pipefail
+
+K=$1
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+B=$TOP/build
+CACHE=${TWR_CACHE:-/var/cache/ip_vs_tw_resched}
+mkdir -p "$B" "$CACHE"
+
+step() {	# step NAME LOG CMD...: run CMD, report, show the log's tail on failure
+	local name=$1 log=$2
+
+	shift 2
+	if "$@" >"$log" 2>&1; then
+		echo "ok $name"
+	else
+		echo "not ok $name"
+		tail -n 30 "$log" | sed 's/^/#   /'
+		return 1
+	fi
+}
+
+build_module() {
+	local src=$B/src-$K
+
+	rm -rf "$src"
+	mkdir -p "$src"
+	cp -r "$TOP"/Kbuild "$TOP"/Makefile "$TOP"/ip_vs_tw_resched.[ch] "$TOP"/compat "$src/"
+	make -s -C "$src" KVER="$K" check
+}
+
+step "build/$K (W=1, sparse: no warnings)" "$B/build-$K.log" build_module || exit 1
+step "legacy_fixture/$K" "$B/legacy-$K.log" \
+	"$TOP/scripts/build-legacy-ipvs.sh" "$K" "$CACHE/legacy/$K" || exit 1
+gcc -O2 -Wall -Wextra -Werror -o "$B/twtool" "$TOP/selftests/tools/twtool.c" ||
+	{ echo "not ok twtool"; exit 1; }
+"$TOP/scripts/mkinitramfs.sh" "$K" "$B/src-$K/ip_vs_tw_resched.ko" \
+	"$CACHE/legacy/$K" "$B/twtool" "$B/initramfs-$K.cpio" >"$B/initramfs-$K.log" 2>&1 ||
+	{ echo "not ok initramfs/$K"; tail -n 20 "$B/initramfs-$K.log" | sed 's/^/#   /'; exit 1; }

@@ -3,7 +3,7 @@
 #
 # PID 1 of the test VM. Kernel command line:
 #   twr.flavor=stock|legacy   which ip_vs to test against
-#   twr.filter=STRING         run only tests whose name contains it
+#   twr.filter=REGEX          run only tests whose name matches it
 # Results go to the second serial port (ttyS1), which the host reads; the
 # last line there is "TWR-DONE" only if the suite ran to its end.
 export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -16,12 +16,14 @@ mkdir -p /run/netns
 echo 1 >/proc/sys/kernel/sysrq
 
 flavor=stock filter=
+set -f	# the filter is a regex: no globbing
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	twr.flavor=*) flavor=${arg#*=} ;;
 	twr.filter=*) filter=${arg#*=} ;;
 	esac
 done
+set +f
 
 exec 3>/dev/ttyS1
 K=$(uname -r)

@@ -11,7 +11,8 @@
 # Ends with "N passed, N failed, N skipped"; exit 1 if anything failed or
 # nothing ran.
 #
-# usage: run-tests.sh [FILTER]     FILTER: only VM tests whose name has it
+# usage: run-tests.sh [FILTER]     FILTER: only VM tests whose name matches
+#                                  this extended regex (e.g. 'snat_rst|sysctl')
 # env:   KERNELS="6.1.0-57-cloud-amd64 ..."  FLAVORS="stock legacy"
 set -uo pipefail
 

@@ -136,22 +136,63 @@ dmesg_check() {
 }
 
 # ---------------------------------------------------------------------------
-# The SNAT topology (diagram in snat_port_reuse.sh):
-#   cl 10.0.1.2 -- nat (MASQUERADE to 10.0.2.1:40000) -- dir VIP 10.0.2.2:80
-#   -- rs1 10.0.3.2, rs2 10.0.4.2
-# snat_topology CLOSE IPT: build it; CLOSE (fin|rst) is how the real servers
-# end connections, IPT (nft|legacy) the iptables flavor. Sets cl nat dir
-# rs1 rs2 (namespace names) and IPTABLES.
-VIP=10.0.2.2
-SNAT_IP=10.0.2.1
+# The reuse topology (diagram in snat_port_reuse.sh):
+#   cl -- nat (SNAT, one port per client slot) -- dir (IPVS, VIP:80)
+#   -- rs1, rs2
+# Set before calling topology():
+#   FAMILY   4 or 6
+#   CLOSE    fin: client FIN first | rst: real server RST | crst: client RST
+#   IPT      nft or legacy (iptables flavor of the SNAT box and director)
+#   SLOTS    parallel clients; slot j leaves the SNAT box as
+#            SNAT_IP:(40000 + j), from its own client address
+#   LOCAL    yes: the client runs on the director itself (slot 0 only,
+#            bound to DIR_CLIENT_IP:40000); no SNAT box in the path
+#   PERSIST  seconds of IPVS persistence (ipvsadm -p), empty for none
+# Sets cl nat dir rs1 rs2 (namespace names), and the address variables.
+FAMILY=${FAMILY:-4} CLOSE=${CLOSE:-fin} IPT=${IPT:-nft} SLOTS=${SLOTS:-1}
+LOCAL=${LOCAL:-no} PERSIST=${PERSIST:-}
 SNAT_PORT=40000
-declare -A RS_IP=([rs1]=10.0.3.2 [rs2]=10.0.4.2)
+declare -A RS_IP=()
 
-snat_topology() {
-	local close=$1 rs
+topology_addrs() {
+	if [[ $FAMILY == 6 ]]; then
+		P=fd00: PLEN=64 IPTABLES=ip6tables-$IPT CT_FAMILY=ipv6
+		CL_NET=fd00:1:: SNAT_IN=fd00:1::1 SNAT_IP=fd00:2::1 VIP=fd00:2::2
+		DIR_CLIENT_IP=fd00:2::3 DIR_RS=(fd00:3::1 fd00:4::1)
+		RS_IP=([rs1]=fd00:3::2 [rs2]=fd00:4::2)
+		FWD=net.ipv6.conf.all.forwarding NOISE_NET=2001:db8:99::/64
+	else
+		PLEN=24 IPTABLES=iptables-$IPT CT_FAMILY=ipv4
+		CL_NET=10.0.1. SNAT_IN=10.0.1.1 SNAT_IP=10.0.2.1 VIP=10.0.2.2
+		DIR_CLIENT_IP=10.0.2.3 DIR_RS=(10.0.3.1 10.0.4.1)
+		RS_IP=([rs1]=10.0.3.2 [rs2]=10.0.4.2)
+		FWD=net.ipv4.ip_forward NOISE_NET=198.51.100.0/24
+	fi
+}
+topology_addrs
 
-	IPTABLES=iptables-$2
-	TOPO_CLOSE=$close
+# hp ADDR PORT: address and port as ipvsadm writes them.
+hp() {
+	if [[ $FAMILY == 6 ]]; then echo "[$1]:$2"; else echo "$1:$2"; fi
+}
+# Client address of slot j.
+client_ip() { echo "${CL_NET}$((2 + $1))"; }
+# The tuple IPVS sees for slot j: address and port.
+tuple_ip() { [[ $LOCAL == yes ]] && echo "$DIR_CLIENT_IP" || echo "$SNAT_IP"; }
+tuple_port() { echo $((SNAT_PORT + $1)); }
+
+addr() {	# addr NS DEV ADDR: add an address, no DAD wait for IPv6
+	if [[ $FAMILY == 6 ]]; then
+		ip -n "$1" addr add "$3/$PLEN" dev "$2" nodad
+	else
+		ip -n "$1" addr add "$3/$PLEN" dev "$2"
+	fi
+}
+
+topology() {
+	local rs j srvclose=fin
+
+	[[ $CLOSE == rst ]] && srvclose=rst
 	new_ns cl
 	new_ns nat
 	new_ns dir
@@ -162,42 +203,51 @@ snat_topology() {
 	veth "$nat" eth1 "$dir" eth0
 	veth "$dir" eth1 "$rs1" eth0
 	veth "$dir" eth2 "$rs2" eth0
-	ip -n "$cl" addr add 10.0.1.2/24 dev eth0
-	ip -n "$cl" route add default via 10.0.1.1
-	ip -n "$nat" addr add 10.0.1.1/24 dev eth0
-	ip -n "$nat" addr add $SNAT_IP/24 dev eth1
-	ip -n "$dir" addr add $VIP/24 dev eth0
-	ip -n "$dir" addr add 10.0.3.1/24 dev eth1
-	ip -n "$dir" addr add 10.0.4.1/24 dev eth2
-	ip -n "$rs1" addr add ${RS_IP[rs1]}/24 dev eth0
-	ip -n "$rs1" route add default via 10.0.3.1
-	ip -n "$rs2" addr add ${RS_IP[rs2]}/24 dev eth0
-	ip -n "$rs2" route add default via 10.0.4.1
-	sysctl_w "$nat" net.ipv4.ip_forward 1
-	sysctl_w "$dir" net.ipv4.ip_forward 1
+	for ((j = 0; j < SLOTS; j++)); do
+		addr "$cl" eth0 "$(client_ip $j)"
+	done
+	ip -n "$cl" route add default via $SNAT_IN
+	addr "$nat" eth0 $SNAT_IN
+	addr "$nat" eth1 $SNAT_IP
+	addr "$dir" eth0 $VIP
+	addr "$dir" eth0 $DIR_CLIENT_IP
+	addr "$dir" eth1 "${DIR_RS[0]}"
+	addr "$dir" eth2 "${DIR_RS[1]}"
+	addr "$rs1" eth0 "${RS_IP[rs1]}"
+	ip -n "$rs1" route add default via "${DIR_RS[0]}"
+	addr "$rs2" eth0 "${RS_IP[rs2]}"
+	ip -n "$rs2" route add default via "${DIR_RS[1]}"
+	sysctl_w "$nat" $FWD 1
+	sysctl_w "$dir" $FWD 1
 
-	# SNAT box: one source port; short TIME_WAIT and CLOSE so it never
-	# runs out of its one port (that would add 1-15 s delays of its own).
-	n "$nat" $IPTABLES -t nat -A POSTROUTING -o eth1 -p tcp \
-		-j MASQUERADE --to-ports $SNAT_PORT || fail "SNAT rule"
+	# SNAT box: one source port per client; short TIME_WAIT and CLOSE so
+	# it never runs out of them (that would add 1-15 s delays of its own).
+	for ((j = 0; j < SLOTS; j++)); do
+		n "$nat" $IPTABLES -t nat -A POSTROUTING -o eth1 -p tcp \
+			-s "$(client_ip $j)" -j MASQUERADE --to-ports "$(tuple_port $j)" ||
+			fail "SNAT rule"
+	done
 	sysctl_w "$nat" net.netfilter.nf_conntrack_tcp_timeout_time_wait 1
 	sysctl_w "$nat" net.netfilter.nf_conntrack_tcp_timeout_close 1
 
 	# Director: IPVS NAT, conntrack on, and a nat rule that matches
 	# nothing here but makes conntrack track this namespace, as docker's
 	# and kube-proxy's rules do.
-	n "$dir" ipvsadm -A -t $VIP:80 -s rr || fail "ipvsadm -A"
-	n "$dir" ipvsadm -a -t $VIP:80 -r ${RS_IP[rs1]}:80 -m || fail "ipvsadm -a"
-	n "$dir" ipvsadm -a -t $VIP:80 -r ${RS_IP[rs2]}:80 -m || fail "ipvsadm -a"
+	n "$dir" ipvsadm -A -t "$(hp $VIP 80)" -s rr ${PERSIST:+-p $PERSIST} ||
+		fail "ipvsadm -A"
+	for rs in rs1 rs2; do
+		n "$dir" ipvsadm -a -t "$(hp $VIP 80)" -r "$(hp "${RS_IP[$rs]}" 80)" -m ||
+			fail "ipvsadm -a"
+	done
 	sysctl_w "$dir" net.ipv4.vs.conntrack 1
 	sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 1
 	sysctl_w "$dir" net.ipv4.vs.expire_nodest_conn 0
-	n "$dir" $IPTABLES -t nat -A POSTROUTING -s 198.51.100.0/24 \
+	n "$dir" $IPTABLES -t nat -A POSTROUTING -s $NOISE_NET \
 		-j MASQUERADE || fail "director nat rule"
 
 	for rs in rs1 rs2; do
 		# Not through n(): a bash in between would report the kill.
-		ip netns exec "${!rs}" twtool server 80 $rs "$close" &
+		ip netns exec "${!rs}" twtool server 80 $rs $srvclose &
 		disown	# cleanup_ns kills it with its namespace
 	done
 	wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
@@ -206,28 +256,34 @@ snat_topology() {
 
 listening() { n "$1" ss -Hltn 'sport = :80' | grep -q LISTEN; }
 
-# State and seconds to expiry of the IPVS entry of the SNAT tuple.
-ipvs_state() {
-	n "$dir" ipvsadm -Lnc | awk -v s="$SNAT_IP:$SNAT_PORT" \
-		'$1 == "TCP" && $4 == s { print $3 }'
+# IPVS entries of the client tuples: "STATE EXPIRE_SECONDS" of slot j.
+ipvs_entry() {
+	n "$dir" ipvsadm -Lnc | awk -v s="$(hp "$(tuple_ip)" "$(tuple_port "${1:-0}")")" \
+		'$1 == "TCP" && $4 == s { split($2, t, ":"); print $3, t[1] * 60 + t[2] }'
 }
-ipvs_expire() {
-	n "$dir" ipvsadm -Lnc | awk -v s="$SNAT_IP:$SNAT_PORT" \
-		'$1 == "TCP" && $4 == s { split($2, t, ":"); print t[1] * 60 + t[2] }'
+ipvs_state() { ipvs_entry "${1:-0}" | awk '{ print $1 }'; }
+ipvs_expire() { ipvs_entry "${1:-0}" | awk '{ print $2 }'; }
+entry_in() {	# entry_in REGEX: every slot's entry is in a matching state
+	local j
+
+	for ((j = 0; j < SLOTS; j++)); do
+		[[ $(ipvs_state $j) =~ ^($1)$ ]] || return 1
+	done
 }
-entry_in() { [[ $(ipvs_state) =~ ^($1)$ ]]; }
-entry_gone() { [[ -z $(ipvs_state) ]]; }
+entry_gone() { [[ -z $(ipvs_state 0) ]]; }
 snat_idle() {
-	[[ -z $(n "$nat" conntrack -L -p tcp --dport 80 2>/dev/null) ]]
+	[[ $LOCAL == yes ]] ||
+		[[ -z $(n "$nat" conntrack -L -f $CT_FAMILY -p tcp --dport 80 2>/dev/null) ]]
 }
-# Reply source of the director's conntrack for the SNAT tuple.
+# Reply source of the director's conntrack for slot j's tuple.
 ct_reply_src() {
-	n "$dir" conntrack -L -p tcp --orig-src $SNAT_IP \
-		--sport $SNAT_PORT 2>/dev/null |
+	n "$dir" conntrack -L -f $CT_FAMILY -p tcp --orig-src "$(tuple_ip)" \
+		--sport "$(tuple_port "${1:-0}")" 2>/dev/null |
 		awk '{ c = 0; for (i = 1; i <= NF; i++)
 			if ($i ~ /^src=/ && ++c == 2) print substr($i, 5) }'
 }
 snat_drops() {
+	[[ $LOCAL == yes ]] && { echo 0; return; }
 	n "$nat" conntrack -S 2>/dev/null | awk '{
 		for (i = 1; i <= NF; i++) {
 			split($i, kv, "=")
@@ -237,15 +293,29 @@ snat_drops() {
 	} END { print s + 0 }'
 }
 
-# connect_once [LABEL]: one connection from the client through the SNAT
-# box; sets MS SERVER RETRANS.
+# client_cmd j: the command line that makes slot j's connection.
+client_cmd() {
+	if [[ $LOCAL == yes ]]; then
+		echo ip netns exec "$dir" twtool connect $VIP 80 $CLOSE \
+			-b "$(hp $DIR_CLIENT_IP $SNAT_PORT)"
+	else
+		echo ip netns exec "$cl" twtool connect $VIP 80 $CLOSE \
+			-b "$(hp "$(client_ip "$1")" 0)"
+	fi
+}
+
+# parse_conn LINE: sets MS SERVER RETRANS from twtool's output line.
+parse_conn() {
+	MS=$(sed -E 's/.*connect_ms=([0-9.]+).*/\1/' <<<"$1")
+	SERVER=$(sed -E 's/.*server=([a-z0-9]+).*/\1/' <<<"$1")
+	RETRANS=$(sed -E 's/.*syn_retrans=([0-9]+).*/\1/' <<<"$1")
+	[[ -n ${RS_IP[$SERVER]:-} ]]
+}
+
+# connect_once [LABEL]: one connection of slot 0; sets MS SERVER RETRANS.
 connect_once() {
 	local out
 
-	out=$(n "$cl" twtool connect $VIP 80 "$TOPO_CLOSE") ||
-		fail "connect ${1:-} failed: $out"
-	MS=$(sed -E 's/.*connect_ms=([0-9.]+).*/\1/' <<<"$out")
-	SERVER=$(sed -E 's/.*server=([a-z0-9]+).*/\1/' <<<"$out")
-	RETRANS=$(sed -E 's/.*syn_retrans=([0-9]+).*/\1/' <<<"$out")
-	[[ -n ${RS_IP[$SERVER]:-} ]] || fail "connect ${1:-}: no server id in '$out'"
+	out=$($(client_cmd 0)) || fail "connect ${1:-} failed: $out"
+	parse_conn "$out" || fail "connect ${1:-}: no server id in '$out'"
 }

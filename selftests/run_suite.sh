@@ -9,7 +9,7 @@
 #
 # usage: run_suite.sh stock|legacy [FILTER]
 #   legacy: ip_vs carries the 4.6 - 5.8 reuse check (scripts/build-legacy-ipvs.sh)
-#   FILTER: run only tests whose name contains it
+#   FILTER: run only tests whose name matches this extended regex
 set -u
 
 FLAVOR=${1:-stock}
@@ -22,28 +22,54 @@ report() {
 	{ echo "$*" >&3; } 2>/dev/null
 }
 
-# name | command. Expectations per flavor: without the module, legacy ip_vs
-# drops every reused SYN; stock drops after an RST close but usually lets a
-# FIN close through (conntrack reopens the flow itself), so that case is a
-# measured baseline there. With the module nothing may be dropped anywhere.
-# The policy tests load the module and switch it off (resched_mode=0), or
-# switch IPVS's rescheduling off (conn_reuse_mode=0): behaviour must be
-# stock's, and the module must count why it did nothing.
-if [[ $FLAVOR == legacy ]]; then fin_nomod=slow; else fin_nomod=any; fi
+# name | command. Without the module, legacy ip_vs drops every reused SYN
+# whose entry uses conntrack; stock drops only when the SYN arrives on the
+# old flow's confirmed conntrack: after a real-server RST, on a drained or
+# removed server, in the local-output path... but not after a FIN or a
+# client RST, where conntrack reopens the flow itself, so those cases are a
+# measured baseline ("any") on stock. With the module nothing may be
+# dropped anywhere. The policy tests switch the module off (resched_mode=0)
+# or IPVS's rescheduling (conn_reuse_mode=0): behaviour must be stock's,
+# and the module must count why it did nothing.
+R="snat_port_reuse.sh"
+if [[ $FLAVOR == legacy ]]; then base=slow; else base=any; fi
 TESTS=(
-	"snat_fin_nomodule|snat_port_reuse.sh -c fin -m no -e $fin_nomod"
-	"snat_rst_nomodule|snat_port_reuse.sh -c rst -m no -e slow"
-	"snat_fin_module|snat_port_reuse.sh -c fin -m yes -e fast"
-	"snat_rst_module|snat_port_reuse.sh -c rst -m yes -e fast"
-	"snat_rst_policy_off|snat_port_reuse.sh -c rst -m yes -p 0 -e slow"
-	"snat_rst_reuse_mode_0|snat_port_reuse.sh -c rst -m yes -r 0 -e same"
+	"snat_fin_nomodule|$R -c fin -e $base"
+	"snat_fin_module|$R -c fin -m yes -e fast"
+	"snat_rst_nomodule|$R -c rst -e slow"
+	"snat_rst_module|$R -c rst -m yes -e fast"
+	"client_rst_nomodule|$R -c crst -n 4 -e $base"
+	"client_rst_module|$R -c crst -n 4 -m yes -e fast"
+	"policy_off|$R -c rst -n 4 -m yes -p 0 -e slow"
+	"conn_reuse_mode_0|$R -c rst -n 4 -m yes -r 0 -e same"
+	"ipv6_fin_nomodule|$R -6 -c fin -n 4 -e $base"
+	"ipv6_fin_module|$R -6 -c fin -n 4 -m yes -e fast"
+	"ipv6_rst_nomodule|$R -6 -c rst -n 4 -e slow"
+	"ipv6_rst_module|$R -6 -c rst -n 4 -m yes -e fast"
+	"local_client_nomodule|$R -L -c rst -n 4 -e slow"
+	"local_client_module|$R -L -c rst -n 4 -m yes -e fast"
+	"parallel_clients_module|$R -j 4 -c rst -n 4 -m yes -e fast"
 )
-[[ $FLAVOR == stock ]] && TESTS+=("sysctl|sysctl.sh")
+if [[ $FLAVOR == stock ]]; then
+	TESTS+=(
+	"drained_server_nomodule|$R -c rst -n 4 -r 0 -d drain -e slow"
+	"drained_server_module|$R -c rst -n 4 -r 0 -d drain -m yes -e fast"
+	"removed_server_nomodule|$R -c rst -n 4 -d remove -e slow"
+	"removed_server_module|$R -c rst -n 4 -d remove -m yes -e fast"
+	"persistence_nomodule|$R -c rst -n 4 -P 60 -e same"
+	"persistence_module|$R -c rst -n 4 -P 60 -m yes -e same"
+	"vs_conntrack_0_nomodule|$R -c rst -n 4 -k 0 -e any"
+	"vs_conntrack_0_module|$R -c rst -n 4 -k 0 -m yes -e fast"
+	"iptables_legacy_nomodule|$R -c rst -n 4 -t legacy -e slow"
+	"iptables_legacy_module|$R -c rst -n 4 -t legacy -m yes -e fast"
+	"sysctl|sysctl.sh"
+	)
+fi
 
 for t in "${TESTS[@]}"; do
 	name=${t%%|*}
 	cmd=${t#*|}
-	[[ -n $FILTER && $name != *"$FILTER"* ]] && continue
+	[[ -n $FILTER && ! $name =~ $FILTER ]] && continue
 	name="$FLAVOR/$name"
 	echo "# === $name: $cmd"
 	out=$(timeout "$PER_TEST_TIMEOUT" bash $DIR/$cmd 2>&1)

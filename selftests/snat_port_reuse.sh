@@ -1,140 +1,216 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# A client behind an SNAT box that reuses one source port while IPVS still
-# holds the previous connection of that tuple (TIME_WAIT after a FIN close,
-# CLOSE after the real server's RST).
+# Clients behind an SNAT box reuse their source port while IPVS still holds
+# the previous connection of that tuple (TIME_WAIT after a FIN close, CLOSE
+# after an RST).
 #
-#   client               snat box                  director               real servers
-#  +--------+        +--------------+        +------------------+      +-------------+
-#  | cl     |        | nat          |        | dir              |      | rs1 10.0.3.2|
-#  |10.0.1.2|--eth0--|10.0.1.1      |        |VIP 10.0.2.2:80   |-eth1-| twtool :80  |
-#  +--------+        |   10.0.2.1   |--eth1--|IPVS NAT rr,      |      +-------------+
-#                    | MASQUERADE   |        |vs.conntrack=1,   |      | rs2 10.0.4.2|
-#                    | --to-ports   |        |conn_reuse_mode=1,|-eth2-| twtool :80  |
-#                    |  40000 only  |        |a nat rule (conn- |      +-------------+
-#                    | ct TIME_WAIT,|        |track active, as  |
-#                    | CLOSE = 1 s  |        |docker/kube-proxy)|
-#                    +--------------+        +------------------+
+#   client                snat box                director               real servers
+#  +---------+        +---------------+        +------------------+      +-------------+
+#  | cl      |        | nat           |        | dir              |      | rs1 10.0.3.2|
+#  |10.0.1.2 |--eth0--|10.0.1.1       |        |VIP 10.0.2.2:80   |-eth1-| twtool :80  |
+#  |(.3, .4  |        |    10.0.2.1   |--eth1--|IPVS NAT rr,      |      +-------------+
+#  | with -j)|        | MASQUERADE    |        |vs.conntrack=1,   |      | rs2 10.0.4.2|
+#  +---------+        | client j ->   |        |conn_reuse_mode=1,|-eth2-| twtool :80  |
+#                     |  port 40000+j |        |a nat rule (conn- |      +-------------+
+#                     | ct TIME_WAIT, |        |track active, as  |
+#                     | CLOSE = 1 s   |        |docker/kube-proxy)|
+#                     +---------------+        |local client -L: |
+#                                              | 10.0.2.3:40000   |
+#                                              +------------------+
+#   IPv6 (-6): the same with fd00:1::/64, fd00:2::/64 (VIP fd00:2::2),
+#   fd00:3::/64, fd00:4::/64.
 #
-# Every connection leaves the SNAT box as 10.0.2.1:40000. The box forgets
-# a flow after 1 s; IPVS keeps it 120 s (TIME_WAIT) or 10 s (CLOSE), so each
-# new connection meets the previous one's IPVS entry. Before each reuse the
-# test waits until IPVS shows that entry in TIME_WAIT/CLOSE and the SNAT box
-# has no entry left (so the box itself never delays a SYN).
+# Every connection of client j leaves the SNAT box as 10.0.2.1:(40000+j).
+# The box forgets a flow after 1 s; IPVS keeps it 120 s (TIME_WAIT) or 10 s
+# (CLOSE), so each new connection meets the previous one's IPVS entry.
+# Before each round the test waits until IPVS shows every entry in
+# TIME_WAIT/CLOSE and the SNAT box holds nothing (so the box itself never
+# delays a SYN), then connects all clients at once.
 #
-# usage: snat_port_reuse.sh -c fin|rst -m yes|no -e slow|fast|any [-n N]
-#                           [-t nft|legacy]
-#   -c  how each connection ends: client FIN first, or real server RST
-#   -m  ip_vs_tw_resched loaded or not
-#   -e  slow: the bug must reproduce (at least N-1 of N reused connects
-#             >= 900 ms); fast: none may (module); any: report only;
-#   -n  reused connections (default 8)
-#   -t  iptables flavor for the SNAT box and the director's nat rule
-#   -p  the director's net.ipv4.vs.tw_resched.resched_mode (module policy)
-#   -r  the director's net.ipv4.vs.conn_reuse_mode (default 1)
-#   -e  same: IPVS must not reschedule: no slow connect, every reused
-#       connection served by the first one's server
+# usage: snat_port_reuse.sh [options]
+#   -c fin|rst|crst  how connections end: client FIN first, real server
+#                    RST, client RST                          (default fin)
+#   -m yes|no        ip_vs_tw_resched loaded                  (default no)
+#   -e EXPECT        slow: the bug must reproduce (at least N-1 of N reused
+#                    connects >= 900 ms); fast: none may, no SYN
+#                    retransmit, both real servers used; same: IPVS must
+#                    not reschedule (no slow connect, every reuse served by
+#                    the first server); any: report only     (default any)
+#   -n N             rounds of reuse                          (default 8)
+#   -j SLOTS         clients connecting in parallel each round (default 1)
+#   -6               IPv6
+#   -L               the client runs on the director itself (local output)
+#   -t nft|legacy    iptables flavor                          (default nft)
+#   -p MODE          the director's net.ipv4.vs.tw_resched.resched_mode
+#   -r MODE          the director's net.ipv4.vs.conn_reuse_mode (default 1)
+#   -k 0|1           the director's net.ipv4.vs.conntrack     (default 1)
+#   -P SECONDS       IPVS persistence (ipvsadm -p)
+#   -d drain|remove  before each round, drain (weight 0) or remove the real
+#                    server the previous connection used and restore the
+#                    other. drain sets expire_nodest_conn=1 (IPVS then
+#                    reschedules entries of weight-0 servers in any state);
+#                    remove keeps it 0 (with 1, IPVS flushes a removed
+#                    server's entries at once, so no SYN would meet them)
 #
 # Every run also asserts: all connects succeed, every reuse met an IPVS
 # entry in TIME_WAIT/CLOSE, the director's conntrack of each new flow has
-# its reply direction from the real server that answered, and the SNAT box
-# dropped nothing. With -e fast: no SYN retransmits, both real servers used,
-# and the module's resched counter rose by exactly N.
+# its reply direction from the real server that answered (not checked with
+# -k 0: IPVS then keeps its traffic out of conntrack), the SNAT box dropped
+# nothing, with -d no reuse went to the unavailable server, and with the
+# module loaded its counters rose by exactly what happened.
 
 source "$(dirname "$0")/lib.sh"
 
-CLOSE=fin MODULE=no EXPECT=any N=8 IPT=nft POLICY= REUSE=
-while getopts "c:m:e:n:t:p:r:" o; do
+MODULE=no EXPECT=any N=8 POLICY= REUSE= CONNTRACK=1 DRAIN=
+while getopts "c:m:e:n:j:6Lt:p:r:k:P:d:" o; do
 	case $o in
 	c) CLOSE=$OPTARG ;;
 	m) MODULE=$OPTARG ;;
 	e) EXPECT=$OPTARG ;;
 	n) N=$OPTARG ;;
+	j) SLOTS=$OPTARG ;;
+	6) FAMILY=6 ;;
+	L) LOCAL=yes ;;
 	t) IPT=$OPTARG ;;
 	p) POLICY=$OPTARG ;;
 	r) REUSE=$OPTARG ;;
+	k) CONNTRACK=$OPTARG ;;
+	P) PERSIST=$OPTARG ;;
+	d) DRAIN=$OPTARG ;;
 	*) fail "bad option" ;;
 	esac
 done
+topology_addrs
 
 require_root
-require_cmd ip ipvsadm conntrack twtool modprobe "iptables-$IPT"
+require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
+[[ $LOCAL == yes && $CLOSE == fin ]] &&
+	fail "-L needs -c rst or crst: a local FIN close leaves the port in TIME_WAIT"
 
-trap cleanup_ns EXIT
+TMP=$(mktemp -d)
+trap 'cleanup_ns; rm -rf "$TMP"' EXIT
 dmesg_mark
 module_state "$MODULE"
-snat_topology "$CLOSE" "$IPT"
-[[ -n $POLICY ]] && { sysctl_w "$dir" net.ipv4.vs.tw_resched.resched_mode "$POLICY" ||
-	fail "set resched_mode"; }
+topology
+[[ -n $POLICY ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.resched_mode "$POLICY"
 [[ -n $REUSE ]] && sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode "$REUSE"
+sysctl_w "$dir" net.ipv4.vs.conntrack "$CONNTRACK"
+[[ $DRAIN == drain ]] && sysctl_w "$dir" net.ipv4.vs.expire_nodest_conn 1
 
-# connect LABEL: connect_once, then check the director's conntrack of the
-# new flow answers from the server that served it.
-connect() {
+# round LABEL: every slot connects at once; fills R_MS R_SERVER R_RETRANS.
+R_MS=() R_SERVER=() R_RETRANS=()
+round() {
+	local j pids=() out
+
+	for ((j = 0; j < SLOTS; j++)); do
+		$(client_cmd $j) >"$TMP/out.$j" 2>&1 &
+		pids+=($!)
+	done
+	for ((j = 0; j < SLOTS; j++)); do
+		wait "${pids[$j]}" || fail "connect $1 slot $j failed: $(cat "$TMP/out.$j")"
+		out=$(cat "$TMP/out.$j")
+		parse_conn "$out" || fail "connect $1 slot $j: no server id in '$out'"
+		R_MS[$j]=$MS R_SERVER[$j]=$SERVER R_RETRANS[$j]=$RETRANS
+		check_ct "$1" $j "$SERVER"
+	done
+}
+
+# check_ct LABEL SLOT SERVER: the director's conntrack of the new flow
+# must answer from the server that served it.
+CT_BAD=0
+check_ct() {
 	local reply
 
-	connect_once "$1"
-	reply=$(ct_reply_src)
-	if [[ $reply != "${RS_IP[$SERVER]}" ]]; then
-		log "connect $1: served by $SERVER but conntrack reply from '${reply:-none}'"
+	[[ $CONNTRACK == 0 ]] && return
+	reply=$(ct_reply_src "$2")
+	if [[ $reply != "${RS_IP[$3]}" ]]; then
+		log "connect $1 slot $2: served by $3 but conntrack reply from '${reply:-none}'"
 		CT_BAD=$((CT_BAD + 1))
 	fi
 }
 
-log "close=$CLOSE module=$MODULE expect=$EXPECT n=$N iptables=$IPTABLES" \
+# make_unavailable RS: drain or remove RS, make the other one available.
+make_unavailable() {
+	local other=rs1 svc
+
+	[[ $1 == rs1 ]] && other=rs2
+	svc=$(hp $VIP 80)
+	if [[ $DRAIN == drain ]]; then
+		n "$dir" ipvsadm -e -t "$svc" -r "$(hp "${RS_IP[$1]}" 80)" -m -w 0 &&
+		n "$dir" ipvsadm -e -t "$svc" -r "$(hp "${RS_IP[$other]}" 80)" -m -w 1 ||
+			fail "drain $1"
+	else
+		n "$dir" ipvsadm -d -t "$svc" -r "$(hp "${RS_IP[$1]}" 80)" || fail "remove $1"
+		n "$dir" ipvsadm -L -n | grep -qF "$(hp "${RS_IP[$other]}" 80)" ||
+			n "$dir" ipvsadm -a -t "$svc" -r "$(hp "${RS_IP[$other]}" 80)" -m ||
+			fail "re-add $other"
+	fi
+}
+
+log "close=$CLOSE module=$MODULE expect=$EXPECT n=$N slots=$SLOTS ipv$FAMILY" \
+	"local=$LOCAL $IPTABLES policy=${POLICY:-default} conn_reuse_mode=${REUSE:-1}" \
+	"conntrack=$CONNTRACK persist=${PERSIST:-no} unavailable=${DRAIN:-no}" \
 	"ip_vs=$(modinfo -F legacy_reuse_check ip_vs 2>/dev/null | grep -q . && echo legacy || echo stock)"
 
 drops0=$(snat_drops)
-CT_BAD=0
-connect first
-first=$SERVER
-log "first connect: ${MS} ms, $SERVER"
+round first
+first=${R_SERVER[0]}
+log "first round: ${R_MS[*]} ms, ${R_SERVER[*]}"
 declare -A cnt0=()
+COUNTERS="resched skip_policy skip_reuse_off skip_persistent"
 if [[ $MODULE == yes ]]; then
-	for c in resched skip_policy skip_reuse_off; do
+	for c in $COUNTERS; do
 		cnt0[$c]=$(twr_counter "$dir" $c)
 	done
 fi
-# counter_delta NAME: how much a module counter rose during the reuses.
-counter_delta() { echo $(($(twr_counter "$dir" "$1") - ${cnt0[$1]})); }
 
-slow=0 retrans=0 max=0
+slow=0 retrans=0 max=0 wrong=0 total=$((N * SLOTS))
 declare -A served=()
 for ((i = 1; i <= N; i++)); do
 	wait_for 15 entry_in "TIME_WAIT|CLOSE" ||
-		fail "reuse $i: IPVS entry not in TIME_WAIT/CLOSE: '$(ipvs_state)'"
-	wait_for 15 snat_idle || fail "reuse $i: SNAT box still holds the flow"
-	state=$(ipvs_state)
-	connect "$i"
-	log "reuse $i: met $state, ${MS} ms, server $SERVER, syn retransmits $RETRANS"
-	served[$SERVER]=1
-	retrans=$((retrans + RETRANS))
-	awk -v m="$MS" -v t=$SLOW_MS 'BEGIN { exit !(m >= t) }' && slow=$((slow + 1))
-	awk -v m="$MS" -v x="$max" 'BEGIN { exit !(m > x) }' && max=$MS
+		fail "round $i: IPVS entry not in TIME_WAIT/CLOSE: '$(ipvs_state)'"
+	wait_for 15 snat_idle || fail "round $i: SNAT box still holds a flow"
+	state=$(ipvs_state 0)
+	avoid=
+	if [[ -n $DRAIN ]]; then
+		avoid=${R_SERVER[0]}
+		make_unavailable "$avoid"
+	fi
+	round "$i"
+	for ((j = 0; j < SLOTS; j++)); do
+		ms=${R_MS[$j]} srv=${R_SERVER[$j]}
+		log "round $i slot $j: met $state, $ms ms, server $srv, syn retransmits ${R_RETRANS[$j]}"
+		served[$srv]=1
+		retrans=$((retrans + R_RETRANS[j]))
+		[[ -n $avoid && $srv == "$avoid" ]] && wrong=$((wrong + 1))
+		awk -v m="$ms" -v t=$SLOW_MS 'BEGIN { exit !(m >= t) }' && slow=$((slow + 1))
+		awk -v m="$ms" -v x="$max" 'BEGIN { exit !(m > x) }' && max=$ms
+	done
 done
 
 drops=$(($(snat_drops) - drops0))
-log "RESULT close=$CLOSE module=$MODULE: $slow of $N reused connects >= ${SLOW_MS} ms" \
+log "RESULT close=$CLOSE module=$MODULE: $slow of $total reused connects >= ${SLOW_MS} ms" \
 	"(max ${max} ms), client SYN retransmits $retrans, SNAT box drops $drops," \
 	"servers ${!served[*]}, conntrack mismatches $CT_BAD"
 
 dmesg_check
 ((drops == 0)) || fail "SNAT box dropped $drops packets: delays are not IPVS's"
 ((CT_BAD == 0)) || fail "$CT_BAD new flows have a conntrack reply from the wrong server"
+((wrong == 0)) || fail "$wrong reused connections went to a drained or removed server"
 
 case $EXPECT in
 slow)
-	((slow >= N - 1)) ||
-		fail "bug did not reproduce: only $slow of $N reused connects were slow"
+	((slow >= total - 1)) ||
+		fail "bug did not reproduce: only $slow of $total reused connects were slow"
 	;;
 fast)
-	((slow == 0)) || fail "$slow of $N reused connects took >= ${SLOW_MS} ms"
+	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"
 	((retrans == 0)) || fail "$retrans client SYN retransmits"
 	((${#served[@]} == 2)) || fail "reused connections not rescheduled: only ${!served[*]} served"
 	;;
 same)
-	((slow == 0)) || fail "$slow of $N reused connects took >= ${SLOW_MS} ms"
+	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"
 	[[ ${!served[*]} == "$first" ]] ||
 		fail "rescheduled although IPVS should not: served by ${!served[*]}, first $first"
 	;;
@@ -142,19 +218,24 @@ any) ;;
 *) fail "bad -e $EXPECT" ;;
 esac
 
-# What the module counted must be exactly what happened: every reuse
-# rescheduled, or every reuse skipped for the configured reason.
+# What the module counted must be exactly what happened.
 if [[ $MODULE == yes ]]; then
 	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched)
-	want_resched=$N want_policy=0 want_reuse=0
-	if [[ -n $REUSE && $REUSE == 0 ]]; then
-		want_resched=0 want_reuse=$N
-	elif [[ -n $POLICY && $POLICY == 0 ]]; then
-		want_resched=0 want_policy=$N
+	declare -A want=([resched]=0 [skip_policy]=0 [skip_reuse_off]=0 [skip_persistent]=0)
+	if [[ -n $PERSIST ]]; then
+		want[skip_persistent]=$total
+	elif [[ $POLICY == 0 ]]; then
+		want[skip_policy]=$total
+	elif [[ -n $DRAIN ]]; then
+		want[resched]=$total
+	elif [[ $REUSE == 0 ]]; then
+		want[skip_reuse_off]=$total
+	else
+		want[resched]=$total
 	fi
-	for c in resched:$want_resched skip_policy:$want_policy skip_reuse_off:$want_reuse; do
-		got=$(counter_delta "${c%%:*}")
-		((got == ${c#*:})) || fail "counter ${c%%:*} rose by $got, expected ${c#*:}"
+	for c in $COUNTERS; do
+		got=$(($(twr_counter "$dir" $c) - cnt0[$c]))
+		((got == want[$c])) || fail "counter $c rose by $got, expected ${want[$c]}"
 	done
 fi
 echo "PASS"

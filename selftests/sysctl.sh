@@ -128,7 +128,8 @@ log "module parameters apply to the initial namespace and are inherited"
 
 # 8. A short TIME_WAIT in the director, end to end, then unload.
 module_state yes
-snat_topology fin nft
+CLOSE=fin
+topology
 w "$dir" timeout_time_wait 2 || fail "write director time_wait"
 connect_once
 wait_for 10 entry_in TIME_WAIT || fail "no TIME_WAIT entry: '$(ipvs_state)'"

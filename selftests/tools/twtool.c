@@ -5,16 +5,20 @@
  *   twtool server PORT ID [fin|rst]
  *	Accept forever; send "ID\n" on each connection, then either wait for
  *	the client's FIN and close (fin, the default: the client closes first
- *	so no real server keeps TIME_WAIT), or close at once with an RST
- *	(rst: SO_LINGER 0).
+ *	so no real server keeps TIME_WAIT), or wait for the client's one-byte
+ *	"got it" and close with an RST (rst: SO_LINGER 0). Without that byte
+ *	a loaded machine can deliver the RST before the client's connect()
+ *	returns, which then fails with ECONNRESET.
  *
- *   twtool connect ADDR PORT [fin|rst] [-b SRCADDR[:SRCPORT]]
+ *   twtool connect ADDR PORT [fin|rst|crst] [-b SRCADDR[:SRCPORT]]
  *	One connection. Prints one line:
- *	  connect_ms=F server=ID syn_retrans=N end=fin|rst
+ *	  connect_ms=F server=ID syn_retrans=N end=fin|rst|crst
  *	connect_ms is the time connect() took; syn_retrans the number of
  *	retransmissions TCP_INFO counted before the connection was
- *	established. fin: shut down, read to EOF; rst: read until the peer's
- *	RST arrives, so the client never sends a FIN of its own.
+ *	established. fin: shut down, read to EOF; rst: send one byte, read
+ *	until the peer's RST arrives, so the client never sends a FIN of its
+ *	own; crst: the
+ *	client resets the connection itself (SO_LINGER 0).
  *	Exit 0 on success, 1 on any failure (with a message on stderr).
  */
 #define _GNU_SOURCE
@@ -71,6 +75,9 @@ static void serve_one(int c, const char *id, int rst)
 	if (rst) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
+		do {
+			n = read(c, buf, 1);
+		} while (n < 0 && errno == EINTR);
 		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(c);
 		_exit(0);
@@ -128,7 +135,7 @@ static int client(int argc, char **argv)
 	socklen_t tlen = sizeof(ti);
 	char id[128] = "", buf[256];
 	const char *end = "fin";
-	int s, rst = 0, i;
+	int s, rst = 0, crst = 0, i;
 	double t0, t1;
 	ssize_t n;
 	size_t got = 0;
@@ -145,6 +152,8 @@ static int client(int argc, char **argv)
 	for (i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "rst")) {
 			rst = 1;
+		} else if (!strcmp(argv[i], "crst")) {
+			crst = 1;
 		} else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
 			char host[64], *port;
 			int one = 1;
@@ -157,6 +166,8 @@ static int client(int argc, char **argv)
 				*port++ = '\0';
 			else
 				port = NULL;
+			if (host[0] == '[' && strchr(host, ']'))
+				*strchr(host, ']') = '\0';
 			if (parse_addr(host[0] == '[' ? host + 1 : host,
 				       port ? port : "0", &src, &slen)) {
 				fprintf(stderr, "twtool: bad source %s\n", argv[i]);
@@ -186,8 +197,17 @@ static int client(int argc, char **argv)
 	}
 	id[strcspn(id, "\n")] = '\0';
 
-	if (rst) {
-		/* Read until the server's RST: we must not send a FIN. */
+	if (crst) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		end = "crst";
+	} else if (rst) {
+		/* Tell the server we have its name, then read until its RST:
+		 * we must not send a FIN.
+		 */
+		if (write(s, "k", 1) != 1)
+			die("write");
 		do {
 			n = read(s, buf, sizeof(buf));
 		} while (n > 0 || (n < 0 && errno == EINTR));

@@ -4,6 +4,8 @@
 #   make                      for the running kernel (a real host)
 #   make KVER=6.12.117+deb12-cloud-amd64
 #   make KDIR=/path/to/kernel/build
+#   make install              /lib/modules/$(KVER)/updates + depmod
+#   make dkms-install         register with DKMS: rebuilt on kernel upgrades
 # See README.md for the test targets.
 
 KVER ?= $(shell uname -r)
@@ -28,13 +30,35 @@ style:
 		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES,CONSTANT_COMPARISON \
 		-f $(SOURCES)
 
+# Not signed here: distribution headers carry no signing key (DKMS signs
+# with the machine's MOK key where Secure Boot needs it).
 install: module
-	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=updates modules_install
+	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=updates \
+		CONFIG_MODULE_SIG_ALL= modules_install
 	depmod -a $(KVER)
 
 uninstall:
 	rm -f /lib/modules/$(KVER)/updates/ip_vs_tw_resched.ko*
 	depmod -a $(KVER)
+
+# DKMS: the sources go to /usr/src/$(DKMS_NAME)-$(DKMS_VER), DKMS builds
+# and installs for $(KVER) (the running kernel unless given) and for every
+# kernel installed later.
+DKMS_NAME := ip_vs_tw_resched
+DKMS_VER = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
+DKMS_SRC = /usr/src/$(DKMS_NAME)-$(DKMS_VER)
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r Kbuild Makefile dkms.conf ip_vs_tw_resched.c ip_vs_tw_resched.h compat $(DKMS_SRC)/
+	dkms add -m $(DKMS_NAME) -v $(DKMS_VER)
+	dkms build -m $(DKMS_NAME) -v $(DKMS_VER) -k $(KVER)
+	dkms install -m $(DKMS_NAME) -v $(DKMS_VER) -k $(KVER)
+
+dkms-uninstall:
+	dkms remove -m $(DKMS_NAME) -v $(DKMS_VER) --all
+	rm -rf $(DKMS_SRC)
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean
@@ -50,4 +74,5 @@ test:
 demo:
 	scripts/demo.sh
 
-.PHONY: all module check style install uninstall clean deps test demo
+.PHONY: all module check style install uninstall dkms-install dkms-uninstall \
+	clean deps test demo

@@ -53,6 +53,11 @@ static unsigned int twr_net_id __read_mostly;
 /* Serialises timeout writes with the bookkeeping that undoes them. */
 static DEFINE_MUTEX(twr_mutex);
 
+/* Namespaces holding our state now; shown in every namespace's /proc file
+ * so that a leaked namespace (never torn down) can be seen.
+ */
+static atomic_t twr_netns_live = ATOMIC_INIT(0);
+
 static int resched_mode = TWR_MODE_ALL;
 module_param(resched_mode, int, 0444);
 MODULE_PARM_DESC(resched_mode,
@@ -168,7 +173,7 @@ static enum twr_counter twr_classify(struct netns_ipvs *ipvs, int mode,
 
 	if (sysctl_expire_nodest_conn(ipvs) && dest &&
 	    (!atomic_read(&dest->weight) ||
-	     !(READ_ONCE(dest->cflags) & IP_VS_DEST_CF_AVAILABLE))) {
+	     !twr_dest_available(dest))) {
 		need = TWR_MODE_NODEST;
 	} else {
 		reusable = cp->state == IP_VS_TCP_S_TIME_WAIT ||
@@ -278,9 +283,13 @@ static unsigned int twr_hook(void *priv, struct sk_buff *skb,
 			this_cpu_inc(tn->stats->cnt[TWR_CNT_CT_REMOVED]);
 		/* As ip_vs_in_hook() does when it reschedules without a
 		 * drop: the old entry's expiry must not delete, by tuple,
-		 * the conntrack that now belongs to the new flow.
+		 * the conntrack that now belongs to the new flow. Under
+		 * cp->lock, which IPVS holds for its own flag updates
+		 * (ip_vs_conn_fill_cport()), so none of them is lost.
 		 */
+		spin_lock_bh(&cp->lock);
 		cp->flags &= ~IP_VS_CONN_F_NFCT;
+		spin_unlock_bh(&cp->lock);
 	}
 	if (what != TWR_CNT_MAX)
 		this_cpu_inc(tn->stats->cnt[what]);
@@ -337,6 +346,7 @@ static int twr_stats_show(struct seq_file *seq, void *v)
 	seq_printf(seq, "active %d\n",
 		   (READ_ONCE(tn->resched_mode) & TWR_MODE_TW_CLOSE) &&
 		   (sysctl_conn_reuse_mode(ipvs) & 1));
+	seq_printf(seq, "namespaces %d\n", atomic_read(&twr_netns_live));
 	for_each_possible_cpu(cpu) {
 		const struct twr_stats *s = per_cpu_ptr(tn->stats, cpu);
 
@@ -397,7 +407,7 @@ static void twr_restore_timeouts(struct twr_net *tn)
  * Return: 0 or a negative errno, as proc_dointvec_minmax().
  */
 static int twr_timeout_sysctl(TWR_CTL_CONST struct ctl_table *table,
-			      int write, void *buffer, size_t *lenp,
+			      int write, TWR_SYSCTL_BUF *buffer, size_t *lenp,
 			      loff_t *ppos)
 {
 	struct twr_net *tn = table->extra1;
@@ -542,6 +552,7 @@ static int __net_init twr_net_init(struct net *net)
 	ret = nf_register_net_hooks(net, twr_ops, ARRAY_SIZE(twr_ops));
 	if (ret)
 		goto err_proc;
+	atomic_inc(&twr_netns_live);
 	return 0;
 
 err_proc:
@@ -558,6 +569,7 @@ static void __net_exit twr_net_exit(struct net *net)
 {
 	struct twr_net *tn = twr_pernet(net);
 
+	atomic_dec(&twr_netns_live);
 	/* Waits for hooks in flight: nothing touches tn after this. */
 	nf_unregister_net_hooks(net, twr_ops, ARRAY_SIZE(twr_ops));
 	remove_proc_entry("ip_vs_tw_resched", net->proc_net);
@@ -608,4 +620,5 @@ module_exit(twr_exit);
 MODULE_AUTHOR("ip_vs_tw_resched developers");
 MODULE_DESCRIPTION("IPVS: reschedule reused TCP tuples (TIME_WAIT, CLOSE, drained servers) without dropping the SYN");
 MODULE_LICENSE("GPL");
+MODULE_VERSION("0.1.0");
 MODULE_SOFTDEP("pre: ip_vs nf_conntrack");

@@ -31,4 +31,30 @@
 #define TWR_CTL_CONST
 #endif
 
+/* v5.8: sysctl handlers take a kernel buffer instead of a __user one. */
+#ifdef TWR_HAVE_USER_SYSCTL_BUFFER
+#define TWR_SYSCTL_BUF		void __user
+#else
+#define TWR_SYSCTL_BUF		void
+#endif
+
+/* v5.2: shared SYSCTL_ZERO / SYSCTL_ONE bounds. */
+#ifndef TWR_HAVE_SYSCTL_ZERO
+static int twr_compat_zero, twr_compat_one = 1;
+#define SYSCTL_ZERO		((void *)&twr_compat_zero)
+#define SYSCTL_ONE		((void *)&twr_compat_one)
+#endif
+
+/* A real server that was removed sits in the trash without its AVAILABLE
+ * flag: dest->flags before the config flags moved to dest->cflags (2026,
+ * in Debian's 6.1.192 and 6.12.117 by backport).
+ */
+#ifdef TWR_HAVE_DEST_CFLAGS
+#define twr_dest_available(dest) \
+	(READ_ONCE((dest)->cflags) & IP_VS_DEST_CF_AVAILABLE)
+#else
+#define twr_dest_available(dest) \
+	(READ_ONCE((dest)->flags) & IP_VS_DEST_F_AVAILABLE)
+#endif
+
 #endif /* _TWR_COMPAT_H */

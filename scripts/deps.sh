@@ -13,7 +13,7 @@ PKGS=(
 	linux-image-cloud-amd64 linux-headers-cloud-amd64 linux-source-6.1
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 	linux-source-6.12
-	gcc make libc6-dev sparse python3 xz-utils cpio kmod
+	gcc make libc6-dev sparse python3 xz-utils cpio kmod dkms
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux
 )

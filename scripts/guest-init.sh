@@ -36,7 +36,8 @@ echo "# kernel $K, ip_vs flavor $flavor, $(nproc) CPUs" >&3
 
 /selftests/run_suite.sh "$flavor" "$filter"
 
-bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|refcount_t|lockdep|possible circular|KASAN|UBSAN|kmemleak|general protection|RCU stall|Call Trace')
+source /selftests/lib.sh	# KERNEL_BAD_RE
+bad=$(dmesg | grep -E "$KERNEL_BAD_RE")
 if [[ -n $bad ]]; then
 	echo "not ok $flavor/kernel_log" >&3
 	echo "$bad" | sed 's/^/#   /' >&3

@@ -5,7 +5,7 @@
 #   1. install dependencies (scripts/deps.sh)
 #   2. for each Debian cloud kernel (6.1, 6.12): build the module with W=1
 #      and sparse, no warnings allowed; build the legacy ip_vs fixture
-#   3. checkpatch on the module sources
+#   3. make install, DKMS install, modinfo; checkpatch on the sources
 #   4. boot each kernel under QEMU twice, stock and legacy ip_vs, and run
 #      selftests/ there
 # Ends with "N passed, N failed, N skipped"; exit 1 if anything failed or
@@ -42,6 +42,11 @@ for k in $KERNELS; do
 	rc=$?
 	tee -a "$LOG" <"$B/prepare-$k.out"
 	((rc == 0)) && READY+=("$k")
+done
+
+# make install / DKMS / modinfo, per kernel (nothing stays installed).
+for k in $KERNELS; do
+	"$TOP/scripts/test-install.sh" "$k" 2>/dev/null | tee -a "$LOG"
 done
 
 # checkpatch, from the newest linux-source's scripts/.

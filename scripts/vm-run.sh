@@ -33,9 +33,10 @@ if ! grep -q '^TWR-DONE' "$OUT/results.log"; then
 	tail -n 40 "$OUT/console.log" | sed "s|^|$tag #   |"
 	rc=1
 fi
-if grep -qE 'WARNING:|BUG:|Oops|Kernel panic|refcount_t|lockdep|possible circular|KASAN|UBSAN|kmemleak|general protection|RCU stall|Call Trace' "$OUT/console.log"; then
+BAD="Kernel panic|$(sed -n "s/^KERNEL_BAD_RE='\(.*\)'$/\1/p" "$(dirname "$0")/../selftests/lib.sh")"
+if grep -qE "$BAD" "$OUT/console.log"; then
 	echo "$tag not ok console_log (kernel problem, see $OUT/console.log)"
-	grep -E -A20 'WARNING:|BUG:|Oops|Kernel panic|refcount_t|lockdep|Call Trace' "$OUT/console.log" | head -40 | sed "s|^|$tag #   |"
+	grep -E -A20 "$BAD" "$OUT/console.log" | head -40 | sed "s|^|$tag #   |"
 	rc=1
 fi
 grep -q '^not ok' "$OUT/results.log" && rc=1

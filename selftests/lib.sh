@@ -115,13 +115,18 @@ module_state() {
 	fi
 }
 
-# twr_counter NS NAME: one counter of /proc/net/ip_vs_tw_resched.
+# twr_counter NS NAME: one counter of /proc/net/ip_vs_tw_resched ("" for
+# the namespace we are in).
 twr_counter() {
-	n "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/ip_vs_tw_resched
+	if [[ -z $1 ]]; then
+		awk -v k="$2" '$1 == k { print $2 }' /proc/net/ip_vs_tw_resched
+	else
+		n "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/ip_vs_tw_resched
+	fi
 }
 
 # Kernel problems a test run must never produce.
-KERNEL_BAD_RE='WARNING:|BUG:|Oops|refcount_t|lockdep|possible circular|KASAN|UBSAN|kmemleak|general protection|RCU stall|Call Trace'
+KERNEL_BAD_RE='WARNING:|BUG:|Oops|refcount_t|lockdep|possible circular|KASAN|UBSAN|kmemleak|general protection|RCU stall|Call Trace|waiting for .* to become free'
 
 # dmesg_mark / dmesg_check: fail if the kernel complained since the mark.
 dmesg_mark() {
@@ -148,9 +153,14 @@ dmesg_check() {
 #   LOCAL    yes: the client runs on the director itself (slot 0 only,
 #            bound to DIR_CLIENT_IP:40000); no SNAT box in the path
 #   PERSIST  seconds of IPVS persistence (ipvsadm -p), empty for none
+#   METHOD   nat (default) | dr | tun: IPVS forwarding. dr and tun put the
+#            SNAT box, director and real servers on one bridged segment
+#            (switch namespace sw, 10.0.2.0/24): the real servers carry the
+#            VIP on lo (dr) or tunl0 (tun) and answer the client directly,
+#            so the director sees only the client's side of the flow.
 # Sets cl nat dir rs1 rs2 (namespace names), and the address variables.
 FAMILY=${FAMILY:-4} CLOSE=${CLOSE:-fin} IPT=${IPT:-nft} SLOTS=${SLOTS:-1}
-LOCAL=${LOCAL:-no} PERSIST=${PERSIST:-}
+LOCAL=${LOCAL:-no} PERSIST=${PERSIST:-} METHOD=${METHOD:-nat}
 SNAT_PORT=40000
 declare -A RS_IP=()
 
@@ -161,6 +171,12 @@ topology_addrs() {
 		DIR_CLIENT_IP=fd00:2::3 DIR_RS=(fd00:3::1 fd00:4::1)
 		RS_IP=([rs1]=fd00:3::2 [rs2]=fd00:4::2)
 		FWD=net.ipv6.conf.all.forwarding NOISE_NET=2001:db8:99::/64
+	elif [[ $METHOD != nat ]]; then
+		PLEN=24 IPTABLES=iptables-$IPT CT_FAMILY=ipv4
+		CL_NET=10.0.1. SNAT_IN=10.0.1.1 SNAT_IP=10.0.2.1 VIP=10.0.2.100
+		DIR_CLIENT_IP=10.0.2.3 DIR_RS=()
+		RS_IP=([rs1]=10.0.2.11 [rs2]=10.0.2.12)
+		FWD=net.ipv4.ip_forward NOISE_NET=198.51.100.0/24
 	else
 		PLEN=24 IPTABLES=iptables-$IPT CT_FAMILY=ipv4
 		CL_NET=10.0.1. SNAT_IN=10.0.1.1 SNAT_IP=10.0.2.1 VIP=10.0.2.2
@@ -189,6 +205,24 @@ addr() {	# addr NS DEV ADDR: add an address, no DAD wait for IPv6
 	fi
 }
 
+# The real servers of dr/tun: the VIP where only they see it, no ARP
+# answers for it, and no reverse-path check on the tunnel.
+direct_rs() {
+	local ns=$1
+
+	sysctl_w "$ns" net.ipv4.conf.all.arp_ignore 1
+	sysctl_w "$ns" net.ipv4.conf.all.arp_announce 2
+	if [[ $METHOD == dr ]]; then
+		ip -n "$ns" addr add $VIP/32 dev lo
+	else
+		ip -n "$ns" link add tunl0 type ipip 2>/dev/null
+		ip -n "$ns" link set tunl0 up
+		ip -n "$ns" addr add $VIP/32 dev tunl0
+		sysctl_w "$ns" net.ipv4.conf.all.rp_filter 0
+		sysctl_w "$ns" net.ipv4.conf.tunl0.rp_filter 0
+	fi
+}
+
 topology() {
 	local rs j srvclose=fin
 
@@ -200,23 +234,47 @@ topology() {
 	new_ns rs2
 
 	veth "$cl" eth0 "$nat" eth0
-	veth "$nat" eth1 "$dir" eth0
-	veth "$dir" eth1 "$rs1" eth0
-	veth "$dir" eth2 "$rs2" eth0
+	if [[ $METHOD == nat ]]; then
+		veth "$nat" eth1 "$dir" eth0
+		veth "$dir" eth1 "$rs1" eth0
+		veth "$dir" eth2 "$rs2" eth0
+	else
+		new_ns sw
+		ip -n "$sw" link add br0 type bridge || fail "bridge"
+		ip -n "$sw" link set br0 up
+		veth "$nat" eth1 "$sw" p0
+		veth "$dir" eth0 "$sw" p1
+		veth "$rs1" eth0 "$sw" p2
+		veth "$rs2" eth0 "$sw" p3
+		for p in p0 p1 p2 p3; do
+			ip -n "$sw" link set $p master br0
+		done
+	fi
 	for ((j = 0; j < SLOTS; j++)); do
 		addr "$cl" eth0 "$(client_ip $j)"
 	done
 	ip -n "$cl" route add default via $SNAT_IN
 	addr "$nat" eth0 $SNAT_IN
 	addr "$nat" eth1 $SNAT_IP
+	# dr/tun: the director's own address first, so that its ARP requests
+	# do not come from the VIP, which the real servers own too (they
+	# would take such a request for a martian and never answer).
+	[[ $METHOD != nat ]] && addr "$dir" eth0 10.0.2.2
 	addr "$dir" eth0 $VIP
 	addr "$dir" eth0 $DIR_CLIENT_IP
-	addr "$dir" eth1 "${DIR_RS[0]}"
-	addr "$dir" eth2 "${DIR_RS[1]}"
-	addr "$rs1" eth0 "${RS_IP[rs1]}"
-	ip -n "$rs1" route add default via "${DIR_RS[0]}"
-	addr "$rs2" eth0 "${RS_IP[rs2]}"
-	ip -n "$rs2" route add default via "${DIR_RS[1]}"
+	if [[ $METHOD == nat ]]; then
+		addr "$dir" eth1 "${DIR_RS[0]}"
+		addr "$dir" eth2 "${DIR_RS[1]}"
+		addr "$rs1" eth0 "${RS_IP[rs1]}"
+		ip -n "$rs1" route add default via "${DIR_RS[0]}"
+		addr "$rs2" eth0 "${RS_IP[rs2]}"
+		ip -n "$rs2" route add default via "${DIR_RS[1]}"
+	else
+		for rs in rs1 rs2; do
+			direct_rs "${!rs}"
+			addr "${!rs}" eth0 "${RS_IP[$rs]}"
+		done
+	fi
 	sysctl_w "$nat" $FWD 1
 	sysctl_w "$dir" $FWD 1
 
@@ -235,8 +293,11 @@ topology() {
 	# and kube-proxy's rules do.
 	n "$dir" ipvsadm -A -t "$(hp $VIP 80)" -s rr ${PERSIST:+-p $PERSIST} ||
 		fail "ipvsadm -A"
+	local how=-m
+	[[ $METHOD == dr ]] && how=-g
+	[[ $METHOD == tun ]] && how=-i
 	for rs in rs1 rs2; do
-		n "$dir" ipvsadm -a -t "$(hp $VIP 80)" -r "$(hp "${RS_IP[$rs]}" 80)" -m ||
+		n "$dir" ipvsadm -a -t "$(hp $VIP 80)" -r "$(hp "${RS_IP[$rs]}" 80)" $how ||
 			fail "ipvsadm -a"
 	done
 	sysctl_w "$dir" net.ipv4.vs.conntrack 1

@@ -49,6 +49,10 @@ TESTS=(
 	"local_client_nomodule|$R -L -c rst -n 4 -e slow"
 	"local_client_module|$R -L -c rst -n 4 -m yes -e fast"
 	"parallel_clients_module|$R -j 4 -c rst -n 4 -m yes -e fast"
+	"dr_fin_wait_nomodule|$R -f dr -c fin -n 4 -e slow"
+	"dr_fin_wait_module|$R -f dr -c fin -n 4 -m yes -e fast"
+	"tun_fin_wait_nomodule|$R -f tun -c fin -n 4 -e slow"
+	"tun_fin_wait_module|$R -f tun -c fin -n 4 -m yes -e fast"
 )
 if [[ $FLAVOR == stock ]]; then
 	TESTS+=(
@@ -63,6 +67,8 @@ if [[ $FLAVOR == stock ]]; then
 	"iptables_legacy_nomodule|$R -c rst -n 4 -t legacy -e slow"
 	"iptables_legacy_module|$R -c rst -n 4 -t legacy -m yes -e fast"
 	"sysctl|sysctl.sh"
+	"unload_under_load|unload_under_load.sh 60 1000"
+	"netns_churn|netns_churn.sh 40"
 	)
 fi
 

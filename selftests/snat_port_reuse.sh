@@ -46,6 +46,11 @@
 #   -r MODE          the director's net.ipv4.vs.conn_reuse_mode (default 1)
 #   -k 0|1           the director's net.ipv4.vs.conntrack     (default 1)
 #   -P SECONDS       IPVS persistence (ipvsadm -p)
+#   -f dr|tun        IPVS direct routing or tunnelling instead of NAT,
+#                    with conn_reuse_mode=3: the director sees only the
+#                    client's packets, so an entry ends in FIN_WAIT (no
+#                    output); needs -c fin. No conntrack reply check: with
+#                    no NAT the reply tuple is the VIP's, whoever answers.
 #   -d drain|remove  before each round, drain (weight 0) or remove the real
 #                    server the previous connection used and restore the
 #                    other. drain sets expire_nodest_conn=1 (IPVS then
@@ -63,7 +68,7 @@
 source "$(dirname "$0")/lib.sh"
 
 MODULE=no EXPECT=any N=8 POLICY= REUSE= CONNTRACK=1 DRAIN=
-while getopts "c:m:e:n:j:6Lt:p:r:k:P:d:" o; do
+while getopts "c:m:e:n:j:6Lt:p:r:k:P:d:f:" o; do
 	case $o in
 	c) CLOSE=$OPTARG ;;
 	m) MODULE=$OPTARG ;;
@@ -78,6 +83,7 @@ while getopts "c:m:e:n:j:6Lt:p:r:k:P:d:" o; do
 	k) CONNTRACK=$OPTARG ;;
 	P) PERSIST=$OPTARG ;;
 	d) DRAIN=$OPTARG ;;
+	f) METHOD=$OPTARG ;;
 	*) fail "bad option" ;;
 	esac
 done
@@ -87,6 +93,11 @@ require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
 [[ $LOCAL == yes && $CLOSE == fin ]] &&
 	fail "-L needs -c rst or crst: a local FIN close leaves the port in TIME_WAIT"
+REUSABLE="TIME_WAIT|CLOSE"
+if [[ $METHOD != nat ]]; then
+	[[ $CLOSE == fin ]] || fail "-f $METHOD needs -c fin: the director never sees the server's RST"
+	REUSE=${REUSE:-3} REUSABLE="FIN_WAIT"
+fi
 
 TMP=$(mktemp -d)
 trap 'cleanup_ns; rm -rf "$TMP"' EXIT
@@ -122,7 +133,7 @@ CT_BAD=0
 check_ct() {
 	local reply
 
-	[[ $CONNTRACK == 0 ]] && return
+	[[ $CONNTRACK == 0 || $METHOD != nat ]] && return
 	reply=$(ct_reply_src "$2")
 	if [[ $reply != "${RS_IP[$3]}" ]]; then
 		log "connect $1 slot $2: served by $3 but conntrack reply from '${reply:-none}'"
@@ -150,7 +161,7 @@ make_unavailable() {
 
 log "close=$CLOSE module=$MODULE expect=$EXPECT n=$N slots=$SLOTS ipv$FAMILY" \
 	"local=$LOCAL $IPTABLES policy=${POLICY:-default} conn_reuse_mode=${REUSE:-1}" \
-	"conntrack=$CONNTRACK persist=${PERSIST:-no} unavailable=${DRAIN:-no}" \
+	"conntrack=$CONNTRACK persist=${PERSIST:-no} unavailable=${DRAIN:-no} method=$METHOD" \
 	"ip_vs=$(modinfo -F legacy_reuse_check ip_vs 2>/dev/null | grep -q . && echo legacy || echo stock)"
 
 drops0=$(snat_drops)
@@ -168,8 +179,8 @@ fi
 slow=0 retrans=0 max=0 wrong=0 total=$((N * SLOTS))
 declare -A served=()
 for ((i = 1; i <= N; i++)); do
-	wait_for 15 entry_in "TIME_WAIT|CLOSE" ||
-		fail "round $i: IPVS entry not in TIME_WAIT/CLOSE: '$(ipvs_state)'"
+	wait_for 15 entry_in "$REUSABLE" ||
+		fail "round $i: IPVS entry not in $REUSABLE: '$(ipvs_state)'"
 	wait_for 15 snat_idle || fail "round $i: SNAT box still holds a flow"
 	state=$(ipvs_state 0)
 	avoid=

@@ -20,6 +20,14 @@
  *	own; crst: the
  *	client resets the connection itself (SO_LINGER 0).
  *	Exit 0 on success, 1 on any failure (with a message on stderr).
+ *
+ *   twtool server PORT ID echo
+ *	Echo every byte back until EOF.
+ *
+ *   twtool echo ADDR PORT SECONDS
+ *	One connection kept for SECONDS: a line every 100 ms, each echo
+ *	checked. Ends with an RST (no TIME_WAIT entry left anywhere).
+ *	Prints "echoes=N"; exit 1 as soon as the connection breaks.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -65,6 +73,18 @@ static int parse_addr(const char *host, const char *port,
 	return 0;
 }
 
+static void serve_echo(int c)
+{
+	char buf[256];
+	ssize_t n;
+
+	while ((n = read(c, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && write(c, buf, n) != n)
+			break;
+	close(c);
+	_exit(0);
+}
+
 static void serve_one(int c, const char *id, int rst)
 {
 	char buf[256];
@@ -93,11 +113,12 @@ static int server(int argc, char **argv)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
 				   .sin6_addr = IN6ADDR_ANY_INIT };
-	int one = 1, zero = 0, s, c, rst;
+	int one = 1, zero = 0, s, c, rst, echo;
 
 	if (argc < 4)
 		return 2;
 	rst = argc > 4 && !strcmp(argv[4], "rst");
+	echo = argc > 4 && !strcmp(argv[4], "echo");
 	sa.sin6_port = htons(atoi(argv[2]));
 	signal(SIGCHLD, SIG_IGN);	/* no zombies */
 
@@ -118,6 +139,8 @@ static int server(int argc, char **argv)
 		switch (fork()) {
 		case 0:
 			close(s);
+			if (echo)
+				serve_echo(c);
 			serve_one(c, argv[3], rst);
 			break;
 		case -1:
@@ -224,6 +247,48 @@ static int client(int argc, char **argv)
 	return 0;
 }
 
+static int echo_client(int argc, char **argv)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sockaddr_storage dst;
+	char line[64], back[64];
+	double end;
+	socklen_t dlen;
+	unsigned long n = 0;
+	size_t len, got;
+	ssize_t r;
+	int s;
+
+	if (argc < 5)
+		return 2;
+	if (parse_addr(argv[2], argv[3], &dst, &dlen))
+		return 1;
+	s = socket(dst.ss_family, SOCK_STREAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&dst, dlen))
+		die("echo connect");
+	end = now_ms() + atoi(argv[4]) * 1e3;
+	while (now_ms() < end) {
+		len = snprintf(line, sizeof(line), "ping %lu\n", n);
+		if (write(s, line, len) != (ssize_t)len)
+			die("echo write");
+		for (got = 0; got < len; got += r) {
+			r = read(s, back + got, len - got);
+			if (r <= 0)
+				die("echo read");
+		}
+		if (memcmp(line, back, len)) {
+			fprintf(stderr, "twtool: echo mismatch at %lu\n", n);
+			return 1;
+		}
+		n++;
+		usleep(100000);
+	}
+	setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(s);
+	printf("echoes=%lu\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ret = 2;
@@ -232,9 +297,12 @@ int main(int argc, char **argv)
 		ret = server(argc, argv);
 	else if (argc > 1 && !strcmp(argv[1], "connect"))
 		ret = client(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "echo"))
+		ret = echo_client(argc, argv);
 	if (ret == 2)
 		fprintf(stderr,
-			"usage: twtool server PORT ID [fin|rst]\n"
-			"       twtool connect ADDR PORT [fin|rst] [-b SRC[:PORT]]\n");
+			"usage: twtool server PORT ID [fin|rst|echo]\n"
+			"       twtool connect ADDR PORT [fin|rst|crst] [-b SRC[:PORT]]\n"
+			"       twtool echo ADDR PORT SECONDS\n");
 	return ret;
 }

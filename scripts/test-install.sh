@@ -49,6 +49,22 @@ else
 	notok "install/modinfo $K: missing$missing"
 fi
 
+# The example files must name parameters and sysctls the module has.
+bad=
+params=$(modinfo -k "$K" -F parm ip_vs_tw_resched 2>/dev/null | cut -d: -f1)
+for p in $(sed -n 's/^options ip_vs_tw_resched //p' "$TOP"/examples/modprobe.d/*.conf |
+	tr ' ' '\n' | cut -d= -f1); do
+	grep -qx "$p" <<<"$params" || bad+=" parameter:$p"
+done
+for k in $(sed -n 's/^net\.ipv4\.vs\.tw_resched\.\([a-z_]*\).*/\1/p' "$TOP"/examples/sysctl.d/*.conf); do
+	grep -qE "\"$k\"|TWR_TIMEOUT_SYSCTL\(${k#timeout_}," "$TOP/ip_vs_tw_resched.c" || bad+=" sysctl:$k"
+done
+if [[ -z $bad ]]; then
+	ok "install/examples $K (modprobe.d parameters, sysctl.d names exist)"
+else
+	notok "install/examples $K: unknown$bad"
+fi
+
 if make -s -C "$SRC" KVER="$K" uninstall >>"$LOG" 2>&1 && [[ -z $(path_of) ]]; then
 	ok "install/make-uninstall $K"
 else

@@ -14,6 +14,9 @@ PWD := $(CURDIR)
 CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-*/scripts/checkpatch.pl) checkpatch.pl)
 
 SOURCES := ip_vs_tw_resched.c ip_vs_tw_resched.h compat/compat.h
+# Everything a build of the module needs, for copies of the tree (DKMS,
+# the test builds): make export-src DEST=dir
+MODULE_FILES := Kbuild Makefile dkms.conf ip_vs_tw_resched.c ip_vs_tw_resched.h compat
 
 all: module
 
@@ -48,10 +51,14 @@ DKMS_NAME := ip_vs_tw_resched
 DKMS_VER = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
 DKMS_SRC = /usr/src/$(DKMS_NAME)-$(DKMS_VER)
 
+export-src:
+	@test -n "$(DEST)" || { echo "usage: make export-src DEST=dir" >&2; exit 1; }
+	rm -rf $(DEST)
+	mkdir -p $(DEST)
+	cd $(CURDIR) && cp -r $(MODULE_FILES) $(DEST)/
+
 dkms-install:
-	rm -rf $(DKMS_SRC)
-	mkdir -p $(DKMS_SRC)
-	cp -r Kbuild Makefile dkms.conf ip_vs_tw_resched.c ip_vs_tw_resched.h compat $(DKMS_SRC)/
+	$(MAKE) -s export-src DEST=$(DKMS_SRC)
 	dkms add -m $(DKMS_NAME) -v $(DKMS_VER)
 	dkms build -m $(DKMS_NAME) -v $(DKMS_VER) -k $(KVER)
 	dkms install -m $(DKMS_NAME) -v $(DKMS_VER) -k $(KVER)
@@ -74,5 +81,5 @@ test:
 demo:
 	scripts/demo.sh
 
-.PHONY: all module check style install uninstall dkms-install dkms-uninstall \
+.PHONY: all module check style install uninstall export-src dkms-install dkms-uninstall \
 	clean deps test demo

@@ -32,10 +32,8 @@ step() {	# step NAME LOG CMD...: run CMD, report, show the log's tail on failure
 build_module() {
 	local src=$B/src-$K
 
-	rm -rf "$src"
-	mkdir -p "$src"
-	cp -r "$TOP"/Kbuild "$TOP"/Makefile "$TOP"/ip_vs_tw_resched.[ch] "$TOP"/compat "$src/"
-	make -s -C "$src" KVER="$K" check
+	make -s -C "$TOP" export-src DEST="$src" &&
+		make -s -C "$src" KVER="$K" check
 }
 
 step "build/$K (W=1, sparse: no warnings)" "$B/build-$K.log" build_module || exit 1

@@ -23,8 +23,7 @@ path_of() { modinfo -k "$K" -F filename ip_vs_tw_resched 2>/dev/null; }
 # A private copy, so a build here cannot clash with other builds.
 SRC=$(mktemp -d)
 trap 'rm -rf "$SRC"' EXIT
-cp -r "$TOP"/Kbuild "$TOP"/Makefile "$TOP"/dkms.conf "$TOP"/ip_vs_tw_resched.[ch] \
-	"$TOP"/compat "$SRC/"
+make -s -C "$TOP" export-src DEST="$SRC"
 
 # make install / uninstall
 if make -s -C "$SRC" KVER="$K" install >>"$LOG" 2>&1 &&

@@ -95,10 +95,6 @@ sysctl_w() {
 	echo "$3" | n "$1" tee "$path" >/dev/null || fail "sysctl $2=$3 in $1"
 }
 
-sysctl_r() {
-	n "$1" cat "/proc/sys/${2//.//}"
-}
-
 module_loaded() {
 	[[ -d /sys/module/$1 ]]
 }

@@ -35,10 +35,12 @@ require_root() {
 	[[ $(id -u) -eq 0 ]] || skip "must run as root"
 }
 
-# Unique namespace names; cleanup_ns removes every one we made.
+# Unique namespace names (pid + sequence: $RANDOM alone collided once in
+# 40 namespaces); cleanup_ns removes every one we made.
 NS_LIST=()
+NS_SEQ=0
 new_ns() {
-	local var=$1 name="twr-$1-$$-$RANDOM"
+	local var=$1 name="twr-$1-$$-$((++NS_SEQ))"
 
 	ip netns add "$name" || fail "ip netns add $name"
 	ip -n "$name" link set lo up

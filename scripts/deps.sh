@@ -7,6 +7,7 @@
 #     (the tests boot them under QEMU; the host's own kernel is not used)
 #   - their sources (checkpatch, the legacy ip_vs fixture)
 #   - QEMU, the userland copied into the test VM, sparse
+#   - gnuplot for the benchmark's figure
 set -euo pipefail
 
 PKGS=(
@@ -16,6 +17,7 @@ PKGS=(
 	gcc make libc6-dev sparse python3 xz-utils cpio kmod dkms
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux
+	gnuplot-nox
 )
 
 missing=()

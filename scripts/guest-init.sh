@@ -4,6 +4,8 @@
 # PID 1 of the test VM. Kernel command line:
 #   twr.flavor=stock|legacy   which ip_vs to test against
 #   twr.filter=REGEX          run only tests whose name matches it
+#   twr.mode=test|bench       the selftests (default) or the benchmark;
+#                             bench takes twr.filter as its parts list
 # Results go to the second serial port (ttyS1), which the host reads; the
 # last line there is "TWR-DONE" only if the suite ran to its end.
 export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -15,12 +17,13 @@ mount -t tmpfs run /run
 mkdir -p /run/netns
 echo 1 >/proc/sys/kernel/sysrq
 
-flavor=stock filter=
+flavor=stock filter= mode=test
 set -f	# the filter is a regex: no globbing
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	twr.flavor=*) flavor=${arg#*=} ;;
 	twr.filter=*) filter=${arg#*=} ;;
+	twr.mode=*) mode=${arg#*=} ;;
 	esac
 done
 set +f
@@ -34,7 +37,15 @@ if [[ $flavor == legacy ]]; then
 fi
 echo "# kernel $K, ip_vs flavor $flavor, $(nproc) CPUs" >&3
 
-/selftests/run_suite.sh "$flavor" "$filter"
+if [[ $mode == bench ]]; then
+	bash /selftests/benchmark.sh ${filter:+-p "$filter"} >&3 2>&1
+	case $? in
+	0) echo "ok $flavor/benchmark" >&3 ;;
+	*) echo "not ok $flavor/benchmark" >&3 ;;
+	esac
+else
+	/selftests/run_suite.sh "$flavor" "$filter"
+fi
 
 source /selftests/lib.sh	# KERNEL_BAD_RE
 bad=$(dmesg | grep -E "$KERNEL_BAD_RE")

@@ -6,10 +6,11 @@
 # modules, ip_vs_tw_resched.ko, the legacy ip_vs fixture and selftests/.
 # Debian's cloud kernels have no 9p, so the VM gets no shared directory.
 #
-# usage: mkinitramfs.sh KVER MODULE.ko LEGACY_DIR TWTOOL OUT.cpio
+# usage: mkinitramfs.sh KVER MODULE.ko LEGACY_DIR TOOLS_DIR OUT.cpio
+#        TOOLS_DIR: the test tools (twtool, twload), built by prepare-vm.sh
 set -euo pipefail
 
-KVER=$1 MODULE=$2 LEGACY=$3 TWTOOL=$4 OUT=$5
+KVER=$1 MODULE=$2 LEGACY=$3 TOOLS=$4 OUT=$5
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
@@ -43,7 +44,7 @@ add_bin() {	# a binary and every library it loads
 for b in bash sh cat ls mkdir rm cp mv ln seq wc tr cut sort head tail \
 	sleep timeout date uname mktemp printf basename dirname tee uniq \
 	env chmod id stat readlink true false nproc expr grep sed awk \
-	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare touch \
+	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare touch mkfifo \
 	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi \
 	nstat; do
 	add_bin $b
@@ -98,7 +99,7 @@ echo "hosts: files" >"$ROOT/etc/nsswitch.conf"
 mkdir -p "$ROOT"/{proc,sys,dev,tmp,run,var} "$ROOT/usr/local/bin"
 ln -sf /run "$ROOT/var/run"
 
-cp "$TWTOOL" "$ROOT/usr/local/bin/twtool"
+cp "$TOOLS"/twtool "$TOOLS"/twload "$ROOT/usr/local/bin/"
 cp -r "$TOP/selftests" "$ROOT/selftests"
 rm -rf "$ROOT/selftests/tools"
 cp "$TOP/scripts/guest-init.sh" "$ROOT/init"

@@ -5,7 +5,8 @@
 # result line ("ok ..." / "not ok ..."):
 #   - the module, built with W=1 and sparse in build/src-KVER (no warnings)
 #   - the legacy ip_vs fixture (cached in $TWR_CACHE)
-#   - twtool and the initramfs build/initramfs-KVER.cpio
+#   - the test tools (twtool, twload) and the initramfs
+#     build/initramfs-KVER.cpio
 #
 # usage: prepare-vm.sh KVER        exit 0 when the initramfs is ready
 set -uo pipefail
@@ -39,8 +40,11 @@ build_module() {
 step "build/$K (W=1, sparse: no warnings)" "$B/build-$K.log" build_module || exit 1
 step "legacy_fixture/$K" "$B/legacy-$K.log" \
 	"$TOP/scripts/build-legacy-ipvs.sh" "$K" "$CACHE/legacy/$K" || exit 1
-gcc -O2 -Wall -Wextra -Werror -o "$B/twtool" "$TOP/selftests/tools/twtool.c" ||
-	{ echo "not ok twtool"; exit 1; }
+mkdir -p "$B/tools"
+for t in twtool twload; do
+	gcc -O2 -Wall -Wextra -Werror -o "$B/tools/$t" "$TOP/selftests/tools/$t.c" ||
+		{ echo "not ok $t"; exit 1; }
+done
 "$TOP/scripts/mkinitramfs.sh" "$K" "$B/src-$K/ip_vs_tw_resched.ko" \
-	"$CACHE/legacy/$K" "$B/twtool" "$B/initramfs-$K.cpio" >"$B/initramfs-$K.log" 2>&1 ||
+	"$CACHE/legacy/$K" "$B/tools" "$B/initramfs-$K.cpio" >"$B/initramfs-$K.log" 2>&1 ||
 	{ echo "not ok initramfs/$K"; tail -n 20 "$B/initramfs-$K.log" | sed 's/^/#   /'; exit 1; }

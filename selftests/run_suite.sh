@@ -53,6 +53,8 @@ TESTS=(
 	"dr_fin_wait_module|$R -f dr -c fin -n 4 -m yes -e fast"
 	"tun_fin_wait_nomodule|$R -f tun -c fin -n 4 -e slow"
 	"tun_fin_wait_module|$R -f tun -c fin -n 4 -m yes -e fast"
+	"lost_final_ack_nomodule|lost_final_ack.sh"
+	"lost_final_ack_module|lost_final_ack.sh -m yes"
 )
 if [[ $FLAVOR == stock ]]; then
 	TESTS+=(
@@ -66,6 +68,8 @@ if [[ $FLAVOR == stock ]]; then
 	"vs_conntrack_0_module|$R -c rst -n 4 -k 0 -m yes -e fast"
 	"iptables_legacy_nomodule|$R -c rst -n 4 -t legacy -e slow"
 	"iptables_legacy_module|$R -c rst -n 4 -t legacy -m yes -e fast"
+	"ftp_data_nomodule|ftp_data.sh"
+	"ftp_data_module|ftp_data.sh -m yes"
 	"sysctl|sysctl.sh"
 	"unload_under_load|unload_under_load.sh 60 1000"
 	"netns_churn|netns_churn.sh 40"

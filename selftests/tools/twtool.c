@@ -10,7 +10,7 @@
  *	a loaded machine can deliver the RST before the client's connect()
  *	returns, which then fails with ECONNRESET.
  *
- *   twtool connect ADDR PORT [fin|rst|crst] [-b SRCADDR[:SRCPORT]]
+ *   twtool connect ADDR PORT [fin|rst|crst] [-b SRCADDR[:SRCPORT]] [-T TOS]
  *	One connection. Prints one line:
  *	  connect_ms=F server=ID syn_retrans=N end=fin|rst|crst
  *	connect_ms is the time connect() took; syn_retrans the number of
@@ -18,11 +18,26 @@
  *	established. fin: shut down, read to EOF; rst: send one byte, read
  *	until the peer's RST arrives, so the client never sends a FIN of its
  *	own; crst: the
- *	client resets the connection itself (SO_LINGER 0).
+ *	client resets the connection itself (SO_LINGER 0). -T: once the
+ *	server's line is read, send with this TOS (traffic class): the FIN
+ *	and the final ACK carry it, so that a rule can drop them.
  *	Exit 0 on success, 1 on any failure (with a message on stderr).
  *
  *   twtool server PORT ID echo
  *	Echo every byte back until EOF.
+ *
+ *   twtool server PORT ID ftp DATAADDR DATAPORT
+ *	Just enough FTP for IPVS's ip_vs_ftp helper: "220 ID" on accept, and
+ *	to "PASV" the answer "227 Entering Passive Mode (DATAADDR,DATAPORT)",
+ *	which the director rewrites to the VIP while it creates the data
+ *	connection's entry (controlled by this one). To "QUIT" it closes
+ *	with an RST.
+ *
+ *   twtool ftpctl ADDR PORT [-b SRCADDR[:SRCPORT]]
+ *	An FTP control connection: reads "220 ID", sends PASV, prints
+ *	"server=ID data=A.B.C.D:PORT" (the address as rewritten by the
+ *	director), then holds the connection until its standard input ends,
+ *	sends QUIT and waits for the server's RST.
  *
  *   twtool echo ADDR PORT SECONDS
  *	One connection kept for SECONDS: a line every 100 ms, each echo
@@ -85,6 +100,55 @@ static void serve_echo(int c)
 	_exit(0);
 }
 
+/* Read one CRLF- or LF-terminated line (without it); -1 at EOF/error. */
+static int read_line(int c, char *line, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+	char ch;
+
+	while (got < size - 1) {
+		n = read(c, &ch, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if (ch == '\n')
+			break;
+		if (ch != '\r')
+			line[got++] = ch;
+	}
+	line[got] = '\0';
+	return 0;
+}
+
+static void serve_ftp(int c, const char *id, const char *daddr, int dport)
+{
+	unsigned int a[4];
+	char line[256];
+
+	if (sscanf(daddr, "%u.%u.%u.%u", &a[0], &a[1], &a[2], &a[3]) != 4)
+		_exit(1);
+	if (dprintf(c, "220 %s\r\n", id) < 0)
+		_exit(1);
+	while (!read_line(c, line, sizeof(line))) {
+		if (!strncasecmp(line, "QUIT", 4)) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			break;
+		}
+		if (strncasecmp(line, "PASV", 4)) {
+			dprintf(c, "502 not here\r\n");
+			continue;
+		}
+		dprintf(c, "227 Entering Passive Mode (%u,%u,%u,%u,%d,%d).\r\n",
+			a[0], a[1], a[2], a[3], dport >> 8, dport & 0xff);
+	}
+	close(c);
+	_exit(0);
+}
+
 static void serve_one(int c, const char *id, int rst)
 {
 	char buf[256];
@@ -113,12 +177,13 @@ static int server(int argc, char **argv)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
 				   .sin6_addr = IN6ADDR_ANY_INIT };
-	int one = 1, zero = 0, s, c, rst, echo;
+	int one = 1, zero = 0, s, c, rst, echo, ftp;
 
 	if (argc < 4)
 		return 2;
 	rst = argc > 4 && !strcmp(argv[4], "rst");
 	echo = argc > 4 && !strcmp(argv[4], "echo");
+	ftp = argc > 6 && !strcmp(argv[4], "ftp");
 	sa.sin6_port = htons(atoi(argv[2]));
 	signal(SIGCHLD, SIG_IGN);	/* no zombies */
 
@@ -141,6 +206,8 @@ static int server(int argc, char **argv)
 			close(s);
 			if (echo)
 				serve_echo(c);
+			if (ftp)
+				serve_ftp(c, argv[3], argv[5], atoi(argv[6]));
 			serve_one(c, argv[3], rst);
 			break;
 		case -1:
@@ -150,15 +217,43 @@ static int server(int argc, char **argv)
 	}
 }
 
+/* bind_src: bind S to "ADDR", "ADDR:PORT" or "[ADDR6]:PORT"; exits on error. */
+static void bind_src(int s, int family, const char *arg)
+{
+	struct sockaddr_storage src;
+	char host[64], *port;
+	socklen_t slen;
+	int one = 1;
+
+	snprintf(host, sizeof(host), "%s", arg);
+	port = strrchr(host, ':');
+	if (port && family == AF_INET)
+		*port++ = '\0';
+	else if (port && host[0] == '[')
+		*port++ = '\0';
+	else
+		port = NULL;
+	if (host[0] == '[' && strchr(host, ']'))
+		*strchr(host, ']') = '\0';
+	if (parse_addr(host[0] == '[' ? host + 1 : host,
+		       port ? port : "0", &src, &slen)) {
+		fprintf(stderr, "twtool: bad source %s\n", arg);
+		exit(1);
+	}
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&src, slen))
+		die("bind");
+}
+
 static int client(int argc, char **argv)
 {
-	struct sockaddr_storage dst, src;
-	socklen_t dlen, slen;
+	struct sockaddr_storage dst;
+	socklen_t dlen;
 	struct tcp_info ti;
 	socklen_t tlen = sizeof(ti);
 	char id[128] = "", buf[256];
 	const char *end = "fin";
-	int s, rst = 0, crst = 0, i;
+	int s, rst = 0, crst = 0, i, tos = -1;
 	double t0, t1;
 	ssize_t n;
 	size_t got = 0;
@@ -178,27 +273,9 @@ static int client(int argc, char **argv)
 		} else if (!strcmp(argv[i], "crst")) {
 			crst = 1;
 		} else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
-			char host[64], *port;
-			int one = 1;
-
-			snprintf(host, sizeof(host), "%s", argv[++i]);
-			port = strrchr(host, ':');
-			if (port && dst.ss_family == AF_INET)
-				*port++ = '\0';
-			else if (port && host[0] == '[')
-				*port++ = '\0';
-			else
-				port = NULL;
-			if (host[0] == '[' && strchr(host, ']'))
-				*strchr(host, ']') = '\0';
-			if (parse_addr(host[0] == '[' ? host + 1 : host,
-				       port ? port : "0", &src, &slen)) {
-				fprintf(stderr, "twtool: bad source %s\n", argv[i]);
-				return 1;
-			}
-			setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (bind(s, (struct sockaddr *)&src, slen))
-				die("bind");
+			bind_src(s, dst.ss_family, argv[++i]);
+		} else if (!strcmp(argv[i], "-T") && i + 1 < argc) {
+			tos = strtol(argv[++i], NULL, 0);
 		}
 	}
 	alarm(30);
@@ -219,6 +296,13 @@ static int client(int argc, char **argv)
 		id[got] = '\0';
 	}
 	id[strcspn(id, "\n")] = '\0';
+
+	/* Mark what this end sends from now on: its FIN and the final ACK. */
+	if (tos >= 0 &&
+	    (dst.ss_family == AF_INET ?
+	     setsockopt(s, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) :
+	     setsockopt(s, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos))))
+		die("IP_TOS");
 
 	if (crst) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -244,6 +328,52 @@ static int client(int argc, char **argv)
 	close(s);
 	printf("connect_ms=%.1f server=%s syn_retrans=%u end=%s\n",
 	       t1 - t0, id, ti.tcpi_total_retrans, end);
+	return 0;
+}
+
+static int ftp_control(int argc, char **argv)
+{
+	struct sockaddr_storage dst;
+	unsigned int a[6];
+	char line[256], id[128], *p;
+	socklen_t dlen;
+	int s;
+
+	if (argc < 4 || parse_addr(argv[2], argv[3], &dst, &dlen))
+		return 2;
+	s = socket(dst.ss_family, SOCK_STREAM, 0);
+	if (s < 0)
+		die("socket");
+	if (argc > 5 && !strcmp(argv[4], "-b"))
+		bind_src(s, dst.ss_family, argv[5]);
+	alarm(30);
+	if (connect(s, (struct sockaddr *)&dst, dlen))
+		die("connect");
+	if (read_line(s, line, sizeof(line)) || sscanf(line, "220 %127s", id) != 1) {
+		fprintf(stderr, "twtool: no 220 greeting\n");
+		return 1;
+	}
+	if (write(s, "PASV\r\n", 6) != 6)
+		die("write");
+	if (read_line(s, line, sizeof(line)) || strncmp(line, "227 ", 4) ||
+	    !(p = strchr(line, '(')) ||
+	    sscanf(p, "(%u,%u,%u,%u,%u,%u)", &a[0], &a[1], &a[2], &a[3],
+		   &a[4], &a[5]) != 6) {
+		fprintf(stderr, "twtool: bad PASV answer '%s'\n", line);
+		return 1;
+	}
+	alarm(0);
+	printf("server=%s data=%u.%u.%u.%u:%u\n", id, a[0], a[1], a[2], a[3],
+	       a[4] << 8 | a[5]);
+	fflush(stdout);
+	while (read(0, line, sizeof(line)) > 0)
+		;
+	/* QUIT: the server resets the connection (the client sends no FIN) */
+	if (write(s, "QUIT\r\n", 6) != 6)
+		die("write");
+	while (read(s, line, sizeof(line)) > 0)
+		;
+	close(s);
 	return 0;
 }
 
@@ -299,10 +429,14 @@ int main(int argc, char **argv)
 		ret = client(argc, argv);
 	else if (argc > 1 && !strcmp(argv[1], "echo"))
 		ret = echo_client(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "ftpctl"))
+		ret = ftp_control(argc, argv);
 	if (ret == 2)
 		fprintf(stderr,
 			"usage: twtool server PORT ID [fin|rst|echo]\n"
-			"       twtool connect ADDR PORT [fin|rst|crst] [-b SRC[:PORT]]\n"
+			"       twtool server PORT ID ftp DATAADDR DATAPORT\n"
+			"       twtool ftpctl ADDR PORT [-b SRC[:PORT]]\n"
+			"       twtool connect ADDR PORT [fin|rst|crst] [-b SRC[:PORT]] [-T TOS]\n"
 			"       twtool echo ADDR PORT SECONDS\n");
 	return ret;
 }

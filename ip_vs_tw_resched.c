@@ -129,8 +129,9 @@ static bool twr_is_syn(int af, const struct sk_buff *skb)
 	return flags == TCPHDR_SYN;
 }
 
-/* Same test as IPVS's is_new_conn() plus the header sanity IPVS gets from
- * conntrack: SYN alone, at a TCP header that really is there.
+/* Same test as IPVS's is_new_conn() plus the header sanity conntrack's
+ * tcp_error() would demand: SYN alone, at a TCP header that really is
+ * there and whose data offset fits the segment.
  */
 static bool twr_syn_header(const struct sk_buff *skb,
 			   const struct ip_vs_iphdr *iph)
@@ -141,7 +142,10 @@ static bool twr_syn_header(const struct sk_buff *skb,
 	if (iph->protocol != IPPROTO_TCP || iph->fragoffs)
 		return false;
 	th = skb_header_pointer(skb, iph->len, sizeof(_th), &_th);
-	return th && th->syn && !th->ack && !th->rst && !th->fin;
+	if (!th || !th->syn || th->ack || th->rst || th->fin)
+		return false;
+	return th->doff >= sizeof(*th) / 4 &&
+	       iph->len + th->doff * 4 <= skb->len;
 }
 
 /**
@@ -275,6 +279,18 @@ static unsigned int twr_hook(void *priv, struct sk_buff *skb,
 	cp = ip_vs_conn_in_get_proto(ipvs, af, skb, &iph);
 	if (!cp)
 		return NF_ACCEPT;
+
+	/* A corrupt SYN must not end anybody's flow: verify the checksum,
+	 * as conntrack does on receive, before anything is decided or
+	 * counted. Only SYNs that met an entry pay for it, and conntrack
+	 * reuses the result (skb->csum_valid). Locally generated packets
+	 * carry no checksum yet and need none.
+	 */
+	if (state->hook == NF_INET_PRE_ROUTING &&
+	    nf_checksum(skb, state->hook, iph.len, IPPROTO_TCP, af)) {
+		__ip_vs_conn_put(cp);
+		return NF_ACCEPT;
+	}
 
 	tn = twr_pernet(net);
 	what = twr_classify(ipvs, READ_ONCE(tn->resched_mode), cp);

@@ -41,6 +41,17 @@
  *	Fill IPVS with TIME_WAIT entries: COUNT spoofed tuples (source
  *	addresses SRC_FIRST, +1, ... with ports 10000-59999), for each a SYN
  *	and then a FIN, from a raw socket. Prints "sent=N pps=R".
+ *
+ *   twload odd IFACE DSTMAC SRC SPORT DST DPORT COUNT [KIND]
+ *	Malformed and odd TCP packets for the tuple SRC:SPORT -> DST:DPORT
+ *	(IPv4 or IPv6), COUNT of each kind, as raw Ethernet frames on IFACE
+ *	(AF_PACKET: the sender's IP stack fixes nothing up). Every kind is
+ *	a SYN that must not start a connection, or no SYN at all: SYN+ACK,
+ *	SYN+RST, SYN+FIN, bad TCP checksum, data offset below 5 or beyond
+ *	the segment, TCP header cut short, IP header only, first and later
+ *	fragments of a SYN, IPv4 options or IPv6 extension headers on a
+ *	SYN with a bad checksum. KIND: only that one (its name as printed).
+ *	Prints "kind=NAME sent=N" per kind.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,6 +64,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/ip6.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -648,6 +663,209 @@ static int flood(int argc, char **argv)
 	return 0;
 }
 
+/* ---- odd ------------------------------------------------------------- */
+
+enum odd_kind {
+	ODD_SYNACK, ODD_SYNRST, ODD_SYNFIN, ODD_BADCSUM, ODD_DOFF_SMALL,
+	ODD_DOFF_BIG, ODD_TRUNC12, ODD_TRUNC14, ODD_IPONLY, ODD_FRAG_FIRST,
+	ODD_FRAG_LATER, ODD_OPTS_BADCSUM, ODD_MAX
+};
+static const char *const odd_name[] = {
+	"syn_ack", "syn_rst", "syn_fin", "bad_checksum", "doff_below_5",
+	"doff_beyond_segment", "tcp_cut_at_12", "tcp_cut_at_14", "ip_header_only",
+	"first_fragment", "later_fragment", "options_bad_checksum",
+};
+
+/* One's complement sum of the pseudo header and the TCP bytes. */
+static unsigned short tcp_csum(int v6, const void *src, const void *dst,
+			       const void *tcp, size_t len)
+{
+	unsigned long sum = 0;
+	unsigned short w[2];
+
+	sum = csum_add(sum, src, v6 ? 16 : 4);
+	sum = csum_add(sum, dst, v6 ? 16 : 4);
+	w[0] = htons(IPPROTO_TCP);
+	w[1] = htons(len);
+	sum = csum_add(sum, w, 4);
+	if (len & 1) {
+		unsigned char last[2] = { ((const unsigned char *)tcp)[len - 1], 0 };
+
+		sum = csum_add(sum, last, 2);
+	}
+	return csum_fold(csum_add(sum, tcp, len & ~1UL));
+}
+
+static unsigned short ip_csum(const void *h, size_t len)
+{
+	return csum_fold(csum_add(0, h, len));
+}
+
+/* Build frame kind K into F (after the Ethernet header); returns its IP
+ * length. ID makes fragments of different packets distinct.
+ */
+static size_t odd_build(unsigned char *f, int v6, const void *src,
+			const void *dst, int sport, int dport, int k,
+			unsigned int id)
+{
+	unsigned char tcpb[40];
+	struct tcphdr *th = (struct tcphdr *)tcpb;
+	size_t l3, tlen = sizeof(*th), cut;
+	int frag_off = 0, mf = 0;
+
+	memset(tcpb, 0, sizeof(tcpb));
+	th->source = htons(sport);
+	th->dest = htons(dport);
+	th->seq = htonl(id * 7919);
+	th->doff = 5;
+	th->syn = 1;
+	th->window = htons(65535);
+	switch (k) {
+	case ODD_SYNACK:
+		th->ack = 1;
+		th->ack_seq = htonl(1);
+		break;
+	case ODD_SYNRST:
+		th->rst = 1;
+		break;
+	case ODD_SYNFIN:
+		th->fin = 1;
+		break;
+	case ODD_DOFF_SMALL:
+		th->doff = 4;
+		break;
+	case ODD_DOFF_BIG:
+		th->doff = 15;	/* 60 bytes claimed, 20 there */
+		break;
+	case ODD_FRAG_FIRST:
+		mf = 1;
+		tlen = 24;	/* header and 4 bytes of a 32-byte segment */
+		break;
+	case ODD_FRAG_LATER:
+		frag_off = 8;	/* 64 bytes in; looks like a SYN header */
+		break;
+	}
+	th->check = tcp_csum(v6, src, dst, tcpb, tlen);
+	if (k == ODD_BADCSUM || k == ODD_OPTS_BADCSUM)
+		th->check ^= htons(0x5a5a);
+	cut = tlen;
+	if (k == ODD_TRUNC12)
+		cut = 12;
+	else if (k == ODD_TRUNC14)
+		cut = 14;
+	else if (k == ODD_IPONLY)
+		cut = 0;
+
+	if (!v6) {
+		struct iphdr *ip = (struct iphdr *)f;
+		size_t ihl = k == ODD_OPTS_BADCSUM ? 24 : 20;
+
+		memset(ip, 0, ihl);
+		ip->version = 4;
+		ip->ihl = ihl / 4;
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		ip->id = htons(id);
+		ip->frag_off = htons((mf ? IP_MF : 0) | frag_off);
+		memcpy(&ip->saddr, src, 4);
+		memcpy(&ip->daddr, dst, 4);
+		if (ihl == 24)
+			memset(f + 20, 1, 4);	/* four NOP options */
+		ip->tot_len = htons(ihl + cut);
+		ip->check = ip_csum(ip, ihl);
+		memcpy(f + ihl, tcpb, cut);
+		return ihl + cut;
+	}
+
+	{
+		struct ip6_hdr *ip6 = (struct ip6_hdr *)f;
+		unsigned char *p = f + sizeof(*ip6);
+		unsigned char *nh = &ip6->ip6_nxt;
+
+		memset(ip6, 0, sizeof(*ip6));
+		ip6->ip6_flow = htonl(6U << 28);
+		ip6->ip6_hlim = 64;
+		memcpy(&ip6->ip6_src, src, 16);
+		memcpy(&ip6->ip6_dst, dst, 16);
+		if (k == ODD_OPTS_BADCSUM) {
+			/* hop-by-hop options, then destination options */
+			*nh = IPPROTO_HOPOPTS;
+			memset(p, 0, 16);
+			p[0] = IPPROTO_DSTOPTS;
+			p[2] = 1;	/* PadN, 4 bytes of padding */
+			p[3] = 4;
+			p[8] = IPPROTO_TCP;
+			p[10] = 1;
+			p[11] = 4;
+			nh = NULL;
+			p += 16;
+		}
+		if (k == ODD_FRAG_FIRST || k == ODD_FRAG_LATER) {
+			*nh = IPPROTO_FRAGMENT;
+			memset(p, 0, 8);
+			p[0] = IPPROTO_TCP;
+			p[2] = (frag_off << 3) >> 8;
+			p[3] = ((frag_off << 3) & 0xf8) | mf;
+			memcpy(p + 4, &(unsigned int){ htonl(id) }, 4);
+			nh = NULL;
+			p += 8;
+		}
+		if (nh)
+			*nh = IPPROTO_TCP;
+		memcpy(p, tcpb, cut);
+		p += cut;
+		l3 = p - f;
+		ip6->ip6_plen = htons(l3 - sizeof(*ip6));
+		return l3;
+	}
+}
+
+static int odd(int argc, char **argv)
+{
+	unsigned char frame[256], src[16], dst[16];
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET };
+	unsigned int mac[6], count, i;
+	int s, v6, k;
+
+	if (argc != 9 && argc != 10)
+		return 2;
+	v6 = strchr(argv[4], ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, argv[4], src) != 1 ||
+	    inet_pton(v6 ? AF_INET6 : AF_INET, argv[6], dst) != 1 ||
+	    sscanf(argv[3], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2],
+		   &mac[3], &mac[4], &mac[5]) != 6)
+		return 2;
+	count = strtoul(argv[8], NULL, 0);
+	ll.sll_ifindex = if_nametoindex(argv[2]);
+	ll.sll_protocol = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
+	ll.sll_halen = 6;
+	for (i = 0; i < 6; i++)
+		ll.sll_addr[i] = mac[i];
+	if (!ll.sll_ifindex)
+		die("interface");
+	s = socket(AF_PACKET, SOCK_DGRAM, htons(v6 ? ETH_P_IPV6 : ETH_P_IP));
+	if (s < 0)
+		die("packet socket");
+	for (k = 0; k < ODD_MAX; k++) {
+		unsigned long sent = 0;
+
+		if (argc == 10 && strcmp(argv[9], odd_name[k]))
+			continue;
+		for (i = 0; i < count; i++) {
+			size_t len = odd_build(frame, v6, src, dst, atoi(argv[5]),
+					       atoi(argv[7]), k, k * count + i);
+
+			if (sendto(s, frame, len, 0, (struct sockaddr *)&ll,
+				   sizeof(ll)) == (ssize_t)len)
+				sent++;
+			else if (errno != ENOBUFS)
+				die("sendto");
+		}
+		printf("kind=%s sent=%lu\n", odd_name[k], sent);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ret = 2;
@@ -662,12 +880,15 @@ int main(int argc, char **argv)
 		ret = bulk(argc, argv);
 	else if (argc > 1 && !strcmp(argv[1], "flood"))
 		ret = flood(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "odd"))
+		ret = odd(argc, argv);
 	if (ret == 2)
 		fprintf(stderr,
 			"usage: twload server PORT rst|sink\n"
 			"       twload reuse VIP PORT SRC RATE SECONDS POOLBASE POOL FRESHBASE OUT\n"
 			"       twload rate VIP PORT SRC CONC SECONDS PORTBASE\n"
 			"       twload bulk VIP PORT SECONDS\n"
-			"       twload flood SRC_FIRST VIP PORT COUNT\n");
+			"       twload flood SRC_FIRST VIP PORT COUNT\n"
+			"       twload odd IFACE DSTMAC SRC SPORT DST DPORT COUNT [KIND]\n");
 	return ret;
 }

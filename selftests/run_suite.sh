@@ -71,6 +71,7 @@ if [[ $FLAVOR == stock ]]; then
 	"ftp_data_nomodule|ftp_data.sh"
 	"ftp_data_module|ftp_data.sh -m yes"
 	"sysctl|sysctl.sh"
+	"sysctl_abuse|sysctl_abuse.sh 20"
 	"odd_packets|odd_packets.sh"
 	"odd_packets_ipv6|odd_packets.sh -6"
 	"unload_under_load|unload_under_load.sh 60 1000"

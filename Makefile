@@ -78,8 +78,16 @@ deps:
 test:
 	scripts/run-tests.sh
 
+# The benchmark (scripts/bench.sh) and the suite on a KASAN/KMEMLEAK/
+# lockdep kernel built from linux-source (scripts/debug-kernel.sh).
+bench:
+	scripts/bench.sh
+
+debug-test:
+	scripts/debug-kernel.sh
+
 demo:
 	scripts/demo.sh
 
 .PHONY: all module check style install uninstall export-src dkms-install dkms-uninstall \
-	clean deps test demo
+	clean deps test demo bench debug-test

@@ -47,6 +47,23 @@ else
 	/selftests/run_suite.sh "$flavor" "$filter"
 fi
 
+# A kernel with kmemleak (scripts/debug-kernel.sh): everything the tests
+# allocated and lost shows up now.
+if mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null &&
+	[[ -w /sys/kernel/debug/kmemleak ]]; then
+	# Two scans (each returns when done): a report needs an object seen
+	# unreferenced by both.
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	leaks=$(cat /sys/kernel/debug/kmemleak)
+	if [[ -n $leaks ]]; then
+		echo "not ok $flavor/kmemleak" >&3
+		echo "$leaks" | head -n 60 | sed 's/^/#   /' >&3
+	else
+		echo "ok $flavor/kmemleak (scanned, nothing unreferenced)" >&3
+	fi
+fi
+
 source /selftests/lib.sh	# KERNEL_BAD_RE
 bad=$(dmesg | grep -E "$KERNEL_BAD_RE")
 if [[ -n $bad ]]; then

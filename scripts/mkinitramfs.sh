@@ -8,6 +8,8 @@
 #
 # usage: mkinitramfs.sh KVER MODULE.ko LEGACY_DIR TOOLS_DIR OUT.cpio
 #        TOOLS_DIR: the test tools (twtool, twload), built by prepare-vm.sh
+# env:   MODROOT: where lib/modules/KVER is (default /; the debug kernel's
+#        modules are installed elsewhere)
 set -euo pipefail
 
 KVER=$1 MODULE=$2 LEGACY=$3 TOOLS=$4 OUT=$5
@@ -79,15 +81,16 @@ mkdir -p "$ROOT/sbin"
 # Modules: the kernel's net, crypto and library modules, ours in extra/,
 # the legacy fixture aside in /legacy (moved into updates/ at boot).
 M=/lib/modules/$KVER
+SRCM=${MODROOT:-}$M
 mkdir -p "$ROOT$M/extra" "$ROOT/legacy" "$ROOT/etc/depmod.d"
-cp "$M"/modules.order "$M"/modules.builtin "$M"/modules.builtin.modinfo "$ROOT$M/"
+cp "$SRCM"/modules.order "$SRCM"/modules.builtin "$SRCM"/modules.builtin.modinfo "$ROOT$M/"
 for d in kernel/net kernel/lib kernel/crypto kernel/arch kernel/drivers/net; do
-	[[ -d $M/$d ]] || continue
+	[[ -d $SRCM/$d ]] || continue
 	mkdir -p "$ROOT$M/$(dirname $d)"
-	cp -a "$M/$d" "$ROOT$M/$d"
+	cp -a "$SRCM/$d" "$ROOT$M/$d"
 done
 cp "$MODULE" "$ROOT$M/extra/"
-cp "$LEGACY"/*.ko "$ROOT/legacy/"
+cp "$LEGACY"/*.ko "$ROOT/legacy/" 2>/dev/null || true
 echo "search updates extra built-in" >"$ROOT/etc/depmod.d/00-twr.conf"
 depmod -b "$ROOT" "$KVER"
 

@@ -8,7 +8,9 @@
 # on the console.
 #
 # usage: vm-run.sh KVER INITRAMFS FLAVOR OUTDIR [FILTER]
-# env:   VM_TIMEOUT (s, 1200) VM_MEM (MiB, 2048) VM_MODE (test|bench)
+# env:   VM_TIMEOUT (s, 1200) VM_MEM (MiB, 2048) VM_SMP (vCPUs, 2)
+#        VM_MODE (test|bench)
+#        VM_KERNEL: the kernel image (default /boot/vmlinuz-KVER)
 #        VM_APPEND: more kernel parameters; NAME=VALUE ones without a dot
 #        reach the guest's init (and the tests) as environment variables
 # Exit: 0 all passed, 1 otherwise. OUTDIR gets console.log and results.log.
@@ -18,13 +20,14 @@ KVER=$1 INITRD=$2 FLAVOR=$3 OUT=$4 FILTER=${5:-}
 TIMEOUT=${VM_TIMEOUT:-1200}
 MODE=${VM_MODE:-test}		# test | bench (scripts/bench.sh)
 MEM=${VM_MEM:-2048}
+SMP=${VM_SMP:-2}
 mkdir -p "$OUT"
 rm -f "$OUT/console.log" "$OUT/results.log"
 
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
-	-accel tcg -cpu max -smp 2 -m "$MEM" \
+	-accel tcg -cpu max -smp "$SMP" -m "$MEM" \
 	-nodefaults -display none -no-reboot \
-	-kernel "/boot/vmlinuz-$KVER" -initrd "$INITRD" \
+	-kernel "${VM_KERNEL:-/boot/vmlinuz-$KVER}" -initrd "$INITRD" \
 	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 twr.flavor=$FLAVOR twr.filter=$FILTER twr.mode=$MODE ${VM_APPEND:-}" \
 	-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" \
 	</dev/null >"$OUT/qemu.log" 2>&1

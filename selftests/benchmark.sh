@@ -48,7 +48,7 @@ RATE=${BENCH_RATE:-40}		# reuse part: connections/s, half reused
 REUSE_SECS=${BENCH_REUSE_SECS:-25}
 POOL=150			# 20 reuses/s: each port again after 7.5 s < 10 s CLOSE
 INTERVAL=${BENCH_INTERVAL:-4}	# seconds per syn/bulk interval
-ROUNDS=${BENCH_ROUNDS:-2}	# ABBA rounds
+ROUNDS=${BENCH_ROUNDS:-5}	# ABBA rounds
 CONC=16
 BIG=${BENCH_ENTRIES:-1000000}
 
@@ -126,15 +126,18 @@ fi
 # ---- SYN cost and bulk: ABBA -------------------------------------------------
 # abba NAME FUNC: ROUNDS x (off, on, on, off) intervals of FUNC, which
 # prints "key=value ..." with the measure as rate= or mbps=. Prints each
-# interval and the ratio of the means; LAST_ON gets the mean with module.
-# FUNC runs in this shell (its state, PORTBASE, must persist).
+# interval, the means, and the ratio: the median over the rounds of each
+# round's on/off ratio (TCG's interval-to-interval noise is +-15 %; a
+# round's four intervals share the same conditions). LAST_ON gets the
+# mean with the module. FUNC runs in this shell: its state persists.
 abba() {
-	local name=$1 fn=$2 r m v out on=0 off=0
+	local name=$1 fn=$2 r m v out on=0 off=0 ron roff ratios=()
 
 	# One interval not counted: the first one after a change runs cold.
 	module_state no
 	$fn >"$TMP/interval.out" || fail "$name (warm-up): $(cat "$TMP/interval.out")"
 	for ((r = 0; r < ROUNDS; r++)); do
+		ron=0 roff=0
 		for m in no yes yes no; do
 			module_state $m
 			$fn >"$TMP/interval.out" || fail "$name (module=$m): $(cat "$TMP/interval.out")"
@@ -142,32 +145,39 @@ abba() {
 			v=$(grep -oE '(rate|mbps)=[0-9.]+' <<<"$out" | cut -d= -f2)
 			bench "${name}_interval module=$m $out"
 			if [[ $m == yes ]]; then
-				on=$(awk -v a="$on" -v b="$v" 'BEGIN { print a + b }')
+				ron=$(awk -v a="$ron" -v b="$v" 'BEGIN { print a + b }')
 			else
-				off=$(awk -v a="$off" -v b="$v" 'BEGIN { print a + b }')
+				roff=$(awk -v a="$roff" -v b="$v" 'BEGIN { print a + b }')
 			fi
 		done
+		ratios+=("$(awk -v a="$ron" -v b="$roff" 'BEGIN { printf "%.4f", a / b }')")
+		on=$(awk -v a="$on" -v b="$ron" 'BEGIN { print a + b }')
+		off=$(awk -v a="$off" -v b="$roff" 'BEGIN { print a + b }')
 	done
 	on=$(awk -v s="$on" -v n=$((2 * ROUNDS)) 'BEGIN { printf "%.2f", s / n }')
 	off=$(awk -v s="$off" -v n=$((2 * ROUNDS)) 'BEGIN { printf "%.2f", s / n }')
-	bench "$name module=no $off module=yes $on ratio $(awk -v a="$on" -v b="$off" \
-		'BEGIN { printf "%.3f", a / b }')"
+	bench "${name}_rounds ratios ${ratios[*]}"
+	bench "$name module=no $off module=yes $on ratio $(printf '%s\n' "${ratios[@]}" | sort -g |
+		awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.3f", m }')"
 	LAST_ON=$on
 }
 
-# Fresh source ports for every interval: the director keeps the CLOSE
-# entries of the last one for 10 s.
-PORTBASE=32000
+# The connection-rate client runs on the SNAT box itself, from addresses
+# of its own that are not translated (10.0.2.100 and up, one per
+# interval, ports 10000-60000): no tuple repeats within a run, and no
+# port clashes with the other parts' sockets.
+RATE_ADDR=100
+for ((i = 100; i < 200; i++)); do
+	n "$nat" ip addr add 10.0.2.$i/32 dev eth1 || fail "rate address"
+done
+n "$nat" $IPTABLES -t nat -I POSTROUTING -s 10.0.2.0/24 -j RETURN || fail "no-NAT rule"
 syn_once() {
-	local rc
+	local addr=10.0.2.$RATE_ADDR
 
-	n "$cl" twload rate $VIP 8080 "$(client_ip 0)" $CONC "$INTERVAL" $PORTBASE \
-		>"$TMP/rate.out"
-	rc=$?
-	cat "$TMP/rate.out"
-	PORTBASE=$((PORTBASE + $(sed -nE 's/.*conns=([0-9]+).*/\1/p' "$TMP/rate.out") + 2 * CONC + 100))
-	((PORTBASE > 60000)) && PORTBASE=12000
-	return $rc
+	RATE_ADDR=$((RATE_ADDR + 1))
+	((RATE_ADDR <= 200)) || { echo "out of rate addresses"; return 1; }
+	n "$nat" twload rate $VIP 8080 $addr $CONC "$INTERVAL" 10000
 }
 bulk_once() { n "$cl" twload bulk $VIP 8081 "$INTERVAL"; }
 

@@ -315,18 +315,28 @@ topology() {
 
 listening() { n "$1" ss -Hltn 'sport = :80' | grep -q LISTEN; }
 
-# IPVS entries of the client tuples: "STATE EXPIRE_SECONDS" of slot j.
+# IPVS entries of the client tuples: "STATE EXPIRE_SECONDS" of slot j, one
+# line per entry. A tuple can have two for a while: when IPVS expires an
+# entry that is still referenced, ip_vs_conn_expire() re-arms it for its
+# state's full timeout, next to the new connection's entry.
 ipvs_entry() {
 	n "$dir" ipvsadm -Lnc | awk -v s="$(hp "$(tuple_ip)" "$(tuple_port "${1:-0}")")" \
 		'$1 == "TCP" && $4 == s { split($2, t, ":"); print $3, t[1] * 60 + t[2] }'
 }
-ipvs_state() { ipvs_entry "${1:-0}" | awk '{ print $1 }'; }
-ipvs_expire() { ipvs_entry "${1:-0}" | awk '{ print $2 }'; }
-entry_in() {	# entry_in REGEX: every slot's entry is in a matching state
-	local j
+# The states of slot j's entries, distinct ones joined by "+".
+ipvs_state() {
+	ipvs_entry "${1:-0}" | awk '!($1 in s) { s[$1]; printf "%s%s", n++ ? "+" : "", $1 }'
+}
+ipvs_expire() { ipvs_entry "${1:-0}" | awk '$2 > m { m = $2 } END { print m + 0 }'; }
+entry_in() {	# entry_in REGEX: every entry of every slot is in a matching state
+	local j st states
 
 	for ((j = 0; j < SLOTS; j++)); do
-		[[ $(ipvs_state $j) =~ ^($1)$ ]] || return 1
+		states=$(ipvs_entry $j | awk '{ print $1 }')
+		[[ -n $states ]] || return 1
+		while read -r st; do
+			[[ $st =~ ^($1)$ ]] || return 1
+		done <<<"$states"
 	done
 }
 entry_gone() { [[ -z $(ipvs_state 0) ]]; }

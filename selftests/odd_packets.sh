@@ -15,14 +15,15 @@
 # For each kind (twload odd lists them: SYN+ACK, SYN+RST, SYN+FIN, bad
 # checksum, data offset below 5 or beyond the segment, TCP header cut at
 # 12 or 14 bytes, IP header only, first and later fragment of a SYN, IPv4
-# options / IPv6 extension headers on a SYN with a bad checksum): make sure
-# the tuple 40000 -> VIP:80 has an IPVS entry in CLOSE (a real connection
-# ended by the server's RST; timeout_close raised so it stays), then send
-# COUNT frames of that kind with that very tuple from the SNAT box's
-# interface. IPVS itself may end the entry on some of them (it treats any
-# SYN as new); the module sees at least the first frame of every kind
-# while the entry is there, and must leave it: all of its counters stay
-# as they were. Then a real reuse must still be rescheduled (+1).
+# options / IPv6 extension headers on a SYN with a bad checksum), on a
+# tuple of its own (client slot j, SNAT port 40000 + j): a real connection
+# ended by the server's RST leaves an IPVS entry in CLOSE (timeout_close
+# raised so it stays); then COUNT frames of that kind with that very tuple
+# go out of the SNAT box's interface. IPVS itself may end the entry or
+# schedule a new one on some of them (it treats any SYN as new); the
+# module sees at least the first frame of every kind while the entry is
+# there, and must leave it: all of its counters stay as they were. Then a
+# real reuse on the last slot must still be rescheduled (+1).
 #
 # usage: odd_packets.sh [-6] [-c COUNT]   (default 2000 of each kind)
 
@@ -37,7 +38,7 @@ while getopts "6c:" o; do
 	esac
 done
 topology_addrs
-CLOSE=rst
+CLOSE=rst SLOTS=13
 
 require_root
 require_cmd ip ipvsadm twtool twload modprobe "$IPTABLES"
@@ -50,45 +51,56 @@ MAC=$(ip -n "$dir" link show eth0 | awk '/link\/ether/ { print $2 }')
 [[ -n $MAC ]] || fail "no MAC address on the director"
 
 all_counters() { n "$dir" cat /proc/net/ip_vs_tw_resched | grep -vE '^(active|namespaces) '; }
-entry_close() { [[ $(ipvs_state 0) == CLOSE ]]; }
-ensure_entry() {
-	entry_close && return 0
-	wait_for 15 snat_idle || fail "SNAT box still holds a flow"
-	connect_once "$1"
-	wait_for 15 entry_close || fail "no CLOSE entry: '$(ipvs_state 0)'"
+# Some odd SYNs make IPVS act by itself (expire the entry, or schedule a
+# new one), and what the director answers them reaches the SNAT box,
+# whose own stack never sent them. So every kind gets a tuple of its own:
+# client slot j, SNAT port 40000 + j; the last slot is for the real reuse.
+entry_close() { ipvs_entry "$1" | awk '$1 == "CLOSE" { f = 1 } END { exit !f }'; }
+slot_entry() {	# slot_entry J LABEL: a real connection of slot J, ended by RST
+	local out
+
+	out=$($(client_cmd "$1")) || fail "connect $2: $out"
+	parse_conn "$out" || fail "connect $2: '$out'"
+	wait_for 15 entry_close "$1" || fail "no CLOSE entry for slot $1: '$(ipvs_state "$1")'"
 }
 
 KINDS=$(n "$nat" twload odd eth1 "$MAC" "$SNAT_IP" $SNAT_PORT $VIP 80 0 | sed -E 's/kind=([a-z_0-9]+).*/\1/')
-[[ -n $KINDS ]] || fail "twload odd lists no kinds"
+[[ $(wc -w <<<"$KINDS") -eq $((SLOTS - 1)) ]] || fail "twload odd lists '$KINDS', want $((SLOTS - 1)) kinds"
 before=$(all_counters)
-total=0 ended=0
+total=0 ended=0 j=0
 for k in $KINDS; do
-	ensure_entry "before $k"
-	out=$(n "$nat" twload odd eth1 "$MAC" "$SNAT_IP" $SNAT_PORT $VIP 80 "$COUNT" "$k") ||
+	slot_entry $j "before $k"
+	out=$(n "$nat" twload odd eth1 "$MAC" "$SNAT_IP" $((SNAT_PORT + j)) $VIP 80 "$COUNT" "$k") ||
 		fail "twload odd $k: $out"
 	sent=$(sed -nE 's/.*sent=([0-9]+).*/\1/p' <<<"$out")
 	total=$((total + sent))
-	if entry_close; then
+	states=$(ipvs_entry $j | awk '{ printf "%s%s", n++ ? " " : "", $1 }')
+	if [[ $states == CLOSE ]]; then
 		state="entry still CLOSE"
 	else
-		state="IPVS ended the entry"
+		state="IPVS changed the entries: '$states'"
 		ended=$((ended + 1))
 	fi
-	log "$k: $sent sent, $state"
+	log "$k: $sent sent to port $((SNAT_PORT + j)), $state"
 	after=$(all_counters)
 	[[ $after == "$before" ]] ||
 		fail "module counted after $k: $(printf '%s\n' "$before" "$after" | awk '
 			{ if ($1 in v && v[$1] != $2) printf "%s %s -> %s ", $1, v[$1], $2; v[$1] = $2 }')"
+	j=$((j + 1))
 done
 
-# Still doing its job.
-ensure_entry "after the odd packets"
+# Still doing its job: a real reuse on the last slot.
+slot_entry $j "first of the real reuse"
+slot_idle() {
+	[[ -z $(n "$nat" conntrack -L -f $CT_FAMILY -p tcp --orig-src "$(client_ip "$1")" 2>/dev/null) ]]
+}
+wait_for 15 slot_idle $j || fail "SNAT box still holds slot $j's flow"
 r0=$(twr_counter "$dir" resched)
-wait_for 15 snat_idle || fail "SNAT box still holds a flow"
-connect_once "reuse"
+out=$($(client_cmd $j)) || fail "reuse: $out"
+parse_conn "$out" || fail "reuse: '$out'"
 r1=$(twr_counter "$dir" resched)
 log "RESULT ipv$FAMILY: $total odd frames in $(wc -w <<<"$KINDS") kinds," \
-	"counters unchanged (IPVS itself ended the entry after $ended kinds);" \
+	"counters unchanged (IPVS itself changed the entries after $ended kinds);" \
 	"then a real reuse: $MS ms, resched +$((r1 - r0))"
 ((r1 - r0 == 1)) || fail "a real reuse after the odd packets: resched +$((r1 - r0)), want +1"
 awk -v m="$MS" -v t=$SLOW_MS 'BEGIN { exit !(m < t) }' || fail "real reuse took $MS ms"

@@ -124,7 +124,9 @@ twr_counter() {
 }
 
 # Kernel problems a test run must never produce.
-KERNEL_BAD_RE='WARNING:|BUG:|Oops|refcount_t|lockdep|possible circular|KASAN|UBSAN|kmemleak|general protection|RCU stall|Call Trace|waiting for .* to become free'
+# (lockdep and RCU-lockdep reports start with "WARNING:", its other
+# complaints and hung tasks with "INFO:"; kmemleak announces its finds.)
+KERNEL_BAD_RE='WARNING:|BUG:|INFO: |Oops|refcount_t|possible circular|KASAN:|UBSAN|kmemleak: [0-9]+ new suspected|general protection|RCU stall|Call Trace|waiting for .* to become free'
 
 # dmesg_mark / dmesg_check: fail if the kernel complained since the mark.
 dmesg_mark() {

@@ -25,16 +25,17 @@
 # reuse of a tuple could meet the first server's own LAST_ACK socket for
 # that tuple, a delay that is nobody's bug).
 #
-# Asserts: the states really were TIME_WAIT / LAST_ACK; without the module
-# at least N-1 of N reuses >= 900 ms; with it none, no SYN retransmit, the
+# Asserts: at least N-1 of the N slots really were in TIME_WAIT / LAST_ACK
+# before their reuse (only those count); without the module at least all
+# but one of their reuses >= 900 ms; with it none, no SYN retransmit, the
 # director's conntrack of each new flow answers from the server that
-# served it, and resched and ct_removed rose by exactly N.
+# served it, and resched and ct_removed rose by exactly that number.
 #
-# usage: lost_final_ack.sh [-m yes|no] [-n N]
+# usage: lost_final_ack.sh [-m yes|no] [-n N]   (default 4)
 
 source "$(dirname "$0")/lib.sh"
 
-MODULE=no N=3
+MODULE=no N=4
 while getopts "m:n:" o; do
 	case $o in
 	m) MODULE=$OPTARG ;;
@@ -77,14 +78,18 @@ if [[ $MODULE == yes ]]; then
 	c0=$(twr_counter "$dir" ct_removed)
 fi
 log "module=$MODULE n=$N ip_vs=$(modinfo -F legacy_reuse_check ip_vs 2>/dev/null | grep -q . && echo legacy || echo stock)"
-slow=0 retrans=0 ct_bad=0
+slow=0 retrans=0 ct_bad=0 set=0
 for ((j = 0; j < N; j++)); do
 	slot_connect $j -T 0x28
 	first=$SERVER
-	wait_for 15 out_of_step $j ||
-		fail "slot $j: IPVS '$(ipvs_state $j)', conntrack '$(ct_state $j)', want TIME_WAIT / LAST_ACK"
-	wait_for 15 snat_idle || fail "slot $j: SNAT box still holds the flow"
-	out_of_step $j || fail "slot $j: states moved before the reuse"
+	# Once in a few runs the close ends otherwise (seen once on legacy
+	# 6.12: IPVS and conntrack both CLOSE); such a slot is reported and
+	# left out, and at most one may be.
+	if ! wait_for 15 out_of_step $j || ! wait_for 15 snat_idle || ! out_of_step $j; then
+		log "slot $j: not set up: IPVS '$(ipvs_state $j)', conntrack '$(ct_state $j)', want TIME_WAIT / LAST_ACK"
+		continue
+	fi
+	set=$((set + 1))
 	slot_connect $j
 	reply=$(ct_reply_src $j)
 	log "slot $j: first $first; reuse met IPVS TIME_WAIT + conntrack LAST_ACK:" \
@@ -93,19 +98,20 @@ for ((j = 0; j < N; j++)); do
 	retrans=$((retrans + RETRANS))
 	[[ $reply == "${RS_IP[$SERVER]}" ]] || ct_bad=$((ct_bad + 1))
 done
-log "RESULT module=$MODULE: $slow of $N reuses >= $SLOW_MS ms, SYN retransmits $retrans," \
-	"conntrack mismatches $ct_bad"
+log "RESULT module=$MODULE: $slow of $set reuses >= $SLOW_MS ms, SYN retransmits $retrans," \
+	"conntrack mismatches $ct_bad ($set of $N slots out of step as wanted)"
+((set >= N - 1 && set > 0)) || fail "only $set of $N slots reached IPVS TIME_WAIT / conntrack LAST_ACK"
 
 dmesg_check
 if [[ $MODULE == yes ]]; then
-	((slow == 0)) || fail "$slow of $N reuses took >= $SLOW_MS ms"
+	((slow == 0)) || fail "$slow of $set reuses took >= $SLOW_MS ms"
 	((retrans == 0)) || fail "$retrans client SYN retransmits"
 	((ct_bad == 0)) || fail "$ct_bad new flows have a conntrack reply from the wrong server"
 	r=$(($(twr_counter "$dir" resched) - r0))
 	c=$(($(twr_counter "$dir" ct_removed) - c0))
-	((r == N && c == N)) || fail "resched rose by $r, ct_removed by $c, expected $N each"
+	((r == set && c == set)) || fail "resched rose by $r, ct_removed by $c, expected $set each"
 else
-	((slow >= N - 1)) || fail "bug did not reproduce: only $slow of $N reuses were slow"
+	((slow >= set - 1)) || fail "bug did not reproduce: only $slow of $set reuses were slow"
 fi
 echo "PASS"
 exit $ksft_pass

@@ -13,7 +13,8 @@
 #   scripts/debug-kernel.sh [FILTER]      (make debug-test)
 #
 # The kernel build is cached in $TWR_CACHE/debug-kernel (rebuilt only
-# when this script changes); the first one takes long: see README.
+# when scripts/debug-kernel.config changes); the first one takes long:
+# see README.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,9 @@ D=$CACHE/debug-kernel
 B=$TOP/build/debug
 FILTER=${1:-}
 TARBALL=/usr/src/linux-source-6.12.tar.xz
-KEY=$(sha1sum "$0" | cut -d' ' -f1)
+# The build depends on the config fragment only: editing this script must
+# not throw away an hour of compiling.
+KEY=$(sha1sum "$TOP/scripts/debug-kernel.config" | cut -d' ' -f1)
 mkdir -p "$D" "$B"
 
 "$TOP/scripts/deps.sh" || exit 1
@@ -42,88 +45,7 @@ if [[ ! -f $D/.stamp || $(cat "$D/.stamp") != "$KEY" ]]; then
 	mkdir -p "$SRC"
 	echo "# extracting $TARBALL"
 	tar -C "$SRC" -xf "$TARBALL" --strip-components=1
-	cat >"$SRC/kernel/configs/twr-debug.config" <<-'EOF'
-		# ip_vs_tw_resched debug kernel
-		CONFIG_LOCALVERSION="-twr-debug"
-		CONFIG_LOCALVERSION_AUTO=n
-		CONFIG_MODULES=y
-		CONFIG_MODULE_UNLOAD=y
-		CONFIG_MODULE_SIG=n
-		CONFIG_RANDOMIZE_BASE=n
-		CONFIG_DEBUG_INFO_NONE=y
-		CONFIG_DRM=n
-		CONFIG_SOUND=n
-		CONFIG_USB_SUPPORT=n
-		CONFIG_WLAN=n
-		CONFIG_WIRELESS=n
-		CONFIG_CFG80211=n
-		CONFIG_HID=n
-		CONFIG_AGP=n
-		CONFIG_SECURITY_SELINUX=n
-		CONFIG_AUDIT=n
-		CONFIG_BLK_DEV_INITRD=y
-		CONFIG_DEVTMPFS=y
-		CONFIG_TMPFS=y
-		CONFIG_SERIAL_8250=y
-		CONFIG_SERIAL_8250_CONSOLE=y
-		CONFIG_MAGIC_SYSRQ=y
-		CONFIG_PACKET=y
-		CONFIG_UNIX=y
-		CONFIG_NET_NS=y
-		CONFIG_VETH=y
-		CONFIG_DUMMY=y
-		CONFIG_BRIDGE=y
-		CONFIG_NET_IPIP=y
-		CONFIG_IPV6=y
-		CONFIG_NETFILTER=y
-		CONFIG_NETFILTER_ADVANCED=y
-		CONFIG_NETFILTER_NETLINK=y
-		CONFIG_NF_CONNTRACK=y
-		CONFIG_NF_CT_NETLINK=y
-		CONFIG_NF_NAT=y
-		CONFIG_NF_TABLES=y
-		CONFIG_NF_TABLES_INET=y
-		CONFIG_NF_TABLES_IPV4=y
-		CONFIG_NF_TABLES_IPV6=y
-		CONFIG_NFT_COMPAT=y
-		CONFIG_NFT_NAT=y
-		CONFIG_NFT_MASQ=y
-		CONFIG_NFT_CT=y
-		CONFIG_NETFILTER_XTABLES=y
-		CONFIG_NETFILTER_XT_NAT=y
-		CONFIG_NETFILTER_XT_TARGET_MASQUERADE=y
-		CONFIG_NETFILTER_XT_TARGET_CT=y
-		CONFIG_NETFILTER_XT_TARGET_NOTRACK=y
-		CONFIG_NETFILTER_XT_MATCH_DSCP=y
-		CONFIG_NETFILTER_XT_MATCH_CONNTRACK=y
-		CONFIG_NETFILTER_XT_MATCH_STATE=y
-		CONFIG_IP_NF_IPTABLES=y
-		CONFIG_IP_NF_FILTER=y
-		CONFIG_IP_NF_NAT=y
-		CONFIG_IP_NF_TARGET_MASQUERADE=y
-		CONFIG_IP_NF_RAW=y
-		CONFIG_IP_NF_MANGLE=y
-		CONFIG_IP6_NF_IPTABLES=y
-		CONFIG_IP6_NF_FILTER=y
-		CONFIG_IP6_NF_NAT=y
-		CONFIG_IP6_NF_TARGET_MASQUERADE=y
-		CONFIG_IP6_NF_RAW=y
-		CONFIG_IP_VS=m
-		CONFIG_IP_VS_IPV6=y
-		CONFIG_IP_VS_PROTO_TCP=y
-		CONFIG_IP_VS_RR=m
-		CONFIG_IP_VS_FTP=m
-		CONFIG_IP_VS_NFCT=y
-		CONFIG_DEBUG_FS=y
-		CONFIG_KASAN=y
-		CONFIG_KASAN_GENERIC=y
-		CONFIG_KASAN_INLINE=y
-		CONFIG_DEBUG_KMEMLEAK=y
-		CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN=n
-		CONFIG_PROVE_LOCKING=y
-		CONFIG_DEBUG_ATOMIC_SLEEP=y
-		CONFIG_DEBUG_LIST=y
-	EOF
+	cp "$TOP/scripts/debug-kernel.config" "$SRC/kernel/configs/twr-debug.config"
 	echo "# configuring: defconfig kvm_guest.config twr-debug.config"
 	make -s -C "$SRC" defconfig >/dev/null &&
 		make -s -C "$SRC" kvm_guest.config twr-debug.config >/dev/null || exit 1

@@ -77,13 +77,7 @@ for rs in rs1 rs2; do
 		fail "ftp servers did not start"
 done
 
-declare -A c0=()
-COUNTERS="resched skip_ftp_data skip_has_children"
-if [[ $MODULE == yes ]]; then
-	for c in $COUNTERS; do
-		c0[$c]=$(twr_counter "$dir" $c)
-	done
-fi
+[[ $MODULE == yes ]] && counters_mark "$dir"
 
 # entry_state VPORT: IPVS state of 10.0.2.1:40000 -> VIP:VPORT
 entry_state() {
@@ -153,11 +147,7 @@ control_close
 dmesg_check
 if [[ $MODULE == yes ]]; then
 	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched)
-	declare -A want=([resched]=0 [skip_ftp_data]=$N [skip_has_children]=1)
-	for c in $COUNTERS; do
-		got=$(($(twr_counter "$dir" $c) - c0[$c]))
-		((got == want[$c])) || fail "counter $c rose by $got, expected ${want[$c]}"
-	done
+	counters_expect "$dir" resched=0 skip_ftp_data=$N skip_has_children=1
 fi
 echo "PASS"
 exit $ksft_pass

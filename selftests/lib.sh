@@ -123,6 +123,28 @@ twr_counter() {
 	fi
 }
 
+# counters_mark NS: remember every module counter of NS;
+# counters_expect NS NAME=DELTA...: fail unless each NAME rose by exactly
+# DELTA since.
+declare -A TWR_MARK=()
+counters_mark() {
+	local k v
+
+	while read -r k v; do
+		TWR_MARK[$k]=$v
+	done <<<"$(n "$1" cat /proc/net/ip_vs_tw_resched)"
+}
+counters_expect() {
+	local ns=$1 kv c got
+
+	shift
+	for kv in "$@"; do
+		c=${kv%%=*}
+		got=$(($(twr_counter "$ns" "$c") - TWR_MARK[$c]))
+		((got == ${kv#*=})) || fail "counter $c rose by $got, expected ${kv#*=}"
+	done
+}
+
 # Kernel problems a test run must never produce.
 # (lockdep and RCU-lockdep reports start with "WARNING:", its other
 # complaints and hung tasks with "INFO:"; kmemleak announces its finds.)

@@ -72,11 +72,7 @@ slot_connect() {	# slot_connect J [twtool options]: sets MS SERVER RETRANS
 	parse_conn "$out" || fail "slot $j: no server id in '$out'"
 }
 
-r0=0 c0=0
-if [[ $MODULE == yes ]]; then
-	r0=$(twr_counter "$dir" resched)
-	c0=$(twr_counter "$dir" ct_removed)
-fi
+[[ $MODULE == yes ]] && counters_mark "$dir"
 log "module=$MODULE n=$N ip_vs=$(modinfo -F legacy_reuse_check ip_vs 2>/dev/null | grep -q . && echo legacy || echo stock)"
 slow=0 retrans=0 ct_bad=0 set=0
 for ((j = 0; j < N; j++)); do
@@ -107,9 +103,7 @@ if [[ $MODULE == yes ]]; then
 	((slow == 0)) || fail "$slow of $set reuses took >= $SLOW_MS ms"
 	((retrans == 0)) || fail "$retrans client SYN retransmits"
 	((ct_bad == 0)) || fail "$ct_bad new flows have a conntrack reply from the wrong server"
-	r=$(($(twr_counter "$dir" resched) - r0))
-	c=$(($(twr_counter "$dir" ct_removed) - c0))
-	((r == set && c == set)) || fail "resched rose by $r, ct_removed by $c, expected $set each"
+	counters_expect "$dir" resched=$set ct_removed=$set
 else
 	((slow >= set - 1)) || fail "bug did not reproduce: only $slow of $set reuses were slow"
 fi

@@ -174,13 +174,7 @@ drops0=$(snat_drops)
 round first
 first=${R_SERVER[0]}
 log "first round: ${R_MS[*]} ms, ${R_SERVER[*]}"
-declare -A cnt0=()
-COUNTERS="resched skip_policy skip_reuse_off skip_persistent"
-if [[ $MODULE == yes ]]; then
-	for c in $COUNTERS; do
-		cnt0[$c]=$(twr_counter "$dir" $c)
-	done
-fi
+[[ $MODULE == yes ]] && counters_mark "$dir"
 
 slow=0 retrans=0 max=0 wrong=0 total=$((N * SLOTS))
 declare -A served=()
@@ -250,10 +244,8 @@ if [[ $MODULE == yes ]]; then
 	else
 		want[resched]=$total
 	fi
-	for c in $COUNTERS; do
-		got=$(($(twr_counter "$dir" $c) - cnt0[$c]))
-		((got == want[$c])) || fail "counter $c rose by $got, expected ${want[$c]}"
-	done
+	counters_expect "$dir" resched=${want[resched]} skip_policy=${want[skip_policy]} \
+		skip_reuse_off=${want[skip_reuse_off]} skip_persistent=${want[skip_persistent]}
 fi
 echo "PASS"
 exit $ksft_pass

@@ -48,14 +48,21 @@ new_ns() {
 	printf -v "$var" '%s' "$name"
 }
 
+# kill_ns NS: kill every process in NS, then delete it.
+kill_ns() {
+	local pid
+
+	for pid in $(ip netns pids "$1" 2>/dev/null); do
+		kill -9 "$pid" 2>/dev/null
+	done
+	ip netns del "$1" 2>/dev/null
+}
+
 cleanup_ns() {
-	local ns pid
+	local ns
 
 	for ns in "${NS_LIST[@]}"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -9 "$pid" 2>/dev/null
-		done
-		ip netns del "$ns" 2>/dev/null
+		kill_ns "$ns"
 	done
 	NS_LIST=()
 }
@@ -337,7 +344,7 @@ topology() {
 		fail "servers did not start"
 }
 
-listening() { n "$1" ss -Hltn 'sport = :80' | grep -q LISTEN; }
+listening() { [[ $(ss -N "$1" -Hltn 'sport = :80') == *LISTEN* ]]; }
 
 # IPVS entries of the client tuples: "STATE EXPIRE_SECONDS" of slot j, one
 # line per entry. A tuple can have two for a while: when IPVS expires an

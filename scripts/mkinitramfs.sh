@@ -46,7 +46,7 @@ add_bin() {	# a binary and every library it loads
 for b in bash sh cat ls mkdir rm cp mv ln seq wc tr cut sort head tail \
 	sleep timeout date uname mktemp printf basename dirname tee uniq \
 	env chmod id stat readlink true false nproc expr grep sed awk \
-	find xargs nsenter ps pkill pgrep sysctl mount umount dmesg kmod unshare touch mkfifo \
+	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare touch mkfifo \
 	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi \
 	nstat; do
 	add_bin $b

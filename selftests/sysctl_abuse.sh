@@ -10,7 +10,7 @@
 #  +----------------+     +-----------+      +------------------------------+  +------------+
 #  | cl 10.0.1.100  |     | nat       |      | dir VIP 10.0.2.2:80 rr       |  | rs1, rs2   |
 #  | twload reuse:  |-eth0| MASQUERADE|-eth1-| 4 writers: resched_mode and  |--| twtool :80 |
-#  | 20 conn/s, half|     | (ports    |      |  timeout_* (good, bad values)|  | RST close  |
+#  | RATE conn/s,   |     | (ports    |      |  timeout_* (good, bad values)|  | RST close  |
 #  | reused ports   |     |  kept)    |      | 2 readers; ipvsadm --set;    |  +------------+
 #  +----------------+     +-----------+      | conntrack, conn_reuse_mode,  |
 #                                            | expire_nodest_conn flips;    |
@@ -27,11 +27,13 @@
 # the module agree on the timeouts, a real reuse is rescheduled, rmmod
 # succeeds, the kernel log stays clean.
 #
-# usage: sysctl_abuse.sh [SECONDS]   (per phase, default 20)
+# usage: sysctl_abuse.sh [SECONDS [RATE]]   (per phase, default 20 s;
+#                                            connections/s, default 20)
 
 source "$(dirname "$0")/lib.sh"
 
 SECS=${1:-20}
+RATE=${2:-20}
 CLOSE=rst
 require_root
 require_cmd ip ipvsadm twtool twload modprobe rmmod "$IPTABLES"
@@ -132,7 +134,7 @@ phase() {
 		churn) ip netns exec "$dir" bash -c "$(declare -f churn); SVC=$SVC; declare -A RS_IP=([rs1]=${RS_IP[rs1]} [rs2]=${RS_IP[rs2]}); churn" >/dev/null 2>&1 & PIDS+=($!) ;;
 		esac
 	done
-	LOAD_OUT=$(n "$cl" twload reuse $VIP 80 $LOAD_IP 20 "$SECS" "$pool" 60 "$fresh" "$TMP/load-$name" 2>"$TMP/load-$name.err")
+	LOAD_OUT=$(n "$cl" twload reuse $VIP 80 $LOAD_IP "$RATE" "$SECS" "$pool" 60 "$fresh" "$TMP/load-$name" 2>"$TMP/load-$name.err")
 	LOAD_RC=$?
 	stop_bg
 	log "$name: $(tr '\n' ' ' <<<"$LOAD_OUT")"

@@ -5,7 +5,8 @@
 # mkinitramfs.sh, run the selftests for one ip_vs flavor, and print the
 # results. panic_on_warn=1: a kernel WARN ends the run, and a run that does
 # not reach its end marker counts as a failure, as does any kernel problem
-# on the console.
+# on the console. slab_nomerge: every cache keeps its own name in
+# /proc/slabinfo, so the tests can count ip_vs_conn and net_namespace.
 #
 # usage: vm-run.sh KVER INITRAMFS FLAVOR OUTDIR [FILTER]
 # env:   VM_TIMEOUT (s, 1200) VM_MEM (MiB, 2048) VM_SMP (vCPUs, 2)
@@ -13,6 +14,9 @@
 #        VM_KERNEL: the kernel image (default /boot/vmlinuz-KVER)
 #        VM_APPEND: more kernel parameters; NAME=VALUE ones without a dot
 #        reach the guest's init (and the tests) as environment variables
+#        VM_ICOUNT: QEMU -icount options (e.g. shift=4,sleep=off): guest
+#        time counts executed instructions, not host time (one host
+#        thread for all vCPUs)
 # Exit: 0 all passed, 1 otherwise. OUTDIR gets console.log and results.log.
 set -uo pipefail
 
@@ -25,10 +29,10 @@ mkdir -p "$OUT"
 rm -f "$OUT/console.log" "$OUT/results.log"
 
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
-	-accel tcg -cpu max -smp "$SMP" -m "$MEM" \
+	-accel tcg -cpu max -smp "$SMP" -m "$MEM" ${VM_ICOUNT:+-icount "$VM_ICOUNT"} \
 	-nodefaults -display none -no-reboot \
 	-kernel "${VM_KERNEL:-/boot/vmlinuz-$KVER}" -initrd "$INITRD" \
-	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 twr.flavor=$FLAVOR twr.filter=$FILTER twr.mode=$MODE ${VM_APPEND:-}" \
+	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 slab_nomerge twr.flavor=$FLAVOR twr.filter=$FILTER twr.mode=$MODE ${VM_APPEND:-}" \
 	-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" \
 	</dev/null >"$OUT/qemu.log" 2>&1
 qrc=$?

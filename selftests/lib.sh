@@ -152,6 +152,15 @@ counters_expect() {
 	done
 }
 
+# slab_in_use CACHE: objects in use, empty if the kernel does not list the
+# cache by name (merged with another: the VM boots with slab_nomerge).
+# SLUB counts the free objects of per-CPU slabs as in use; shrinking the
+# cache first flushes those, so the figure is exact.
+slab_in_use() {
+	[[ -w /sys/kernel/slab/$1/shrink ]] && echo 1 >"/sys/kernel/slab/$1/shrink"
+	awk -v c="$1" '$1 == c { print $2 }' /proc/slabinfo 2>/dev/null
+}
+
 # Kernel problems a test run must never produce.
 # (lockdep and RCU-lockdep reports start with "WARNING:", its other
 # complaints and hung tasks with "INFO:"; kmemleak announces its finds.)

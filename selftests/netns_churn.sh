@@ -51,16 +51,9 @@ P=/proc/net/ip_vs_tw_resched
 live() { twr_counter "" namespaces; }
 # present NS PATH: "yes" or "no" (anything else: the check itself failed)
 present() { n "$1" bash -c '[[ -e $1 ]] && echo yes || echo no' _ "$2"; }
-# slab CACHE: objects in use, if the kernel lists the cache by name. SLUB
-# counts the free objects of per-CPU slabs as in use; shrinking the cache
-# first flushes those, so the figure is exact.
-slab() {
-	[[ -w /sys/kernel/slab/$1/shrink ]] && echo 1 >"/sys/kernel/slab/$1/shrink"
-	awk -v c="$1" '$1 == c { print $2 }' /proc/slabinfo 2>/dev/null
-}
 base=$(live)
-base_netns=$(slab net_namespace)
-base_conn=$(slab ip_vs_conn)
+base_netns=$(slab_in_use net_namespace)
+base_conn=$(slab_in_use ip_vs_conn)
 echo 9 >$D/timeout_close || fail "init_net timeout_close"
 start=$SECONDS
 
@@ -146,16 +139,16 @@ msg="live namespaces back to $(live) (baseline $base)"
 # or without the module (6.1 and 6.12, measured); a leak per namespace would show
 # hundreds.
 if [[ -n $base_netns ]]; then
-	netns_slab_back() { (($(slab net_namespace) <= base_netns + 2)); }
+	netns_slab_back() { (($(slab_in_use net_namespace) <= base_netns + 2)); }
 	wait_for 60 netns_slab_back ||
-		fail "net_namespace slab at $(slab net_namespace), baseline $base_netns"
-	msg+=", net_namespace slab $(slab net_namespace) (baseline $base_netns)"
+		fail "net_namespace slab at $(slab_in_use net_namespace), baseline $base_netns"
+	msg+=", net_namespace slab $(slab_in_use net_namespace) (baseline $base_netns)"
 fi
 if [[ -n $base_conn ]]; then
-	conn_slab_back() { (($(slab ip_vs_conn) <= base_conn)); }
+	conn_slab_back() { (($(slab_in_use ip_vs_conn) <= base_conn)); }
 	wait_for 60 conn_slab_back ||
-		fail "ip_vs_conn slab at $(slab ip_vs_conn), baseline $base_conn"
-	msg+=", ip_vs_conn slab $(slab ip_vs_conn) (baseline $base_conn)"
+		fail "ip_vs_conn slab at $(slab_in_use ip_vs_conn), baseline $base_conn"
+	msg+=", ip_vs_conn slab $(slab_in_use ip_vs_conn) (baseline $base_conn)"
 fi
 log "RESULT $made namespaces ($N directors with IPVS, conntrack and a rescheduled" \
 	"reuse each: $resched resched) created and deleted in ${elapsed} s, $W pairs" \

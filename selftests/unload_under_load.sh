@@ -56,7 +56,7 @@ wait_for 10 echo_listening "$rs1" && wait_for 10 echo_listening "$rs2" ||
 	fail "echo servers did not start"
 
 conn_count() { n "$dir" ipvsadm -Lnc | grep -c '^TCP'; }
-slab_conn() { awk '$1 == "ip_vs_conn" { print $2 }' /proc/slabinfo 2>/dev/null; }
+slab_conn() { slab_in_use ip_vs_conn; }
 base_conns=$(conn_count)
 base_slab=$(slab_conn)
 

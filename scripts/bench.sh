@@ -17,6 +17,7 @@
 #
 # env: PARTS   which parts of selftests/benchmark.sh (reuse,syn,bulk,scale)
 #      BENCH_*  passed to the VM (selftests/benchmark.sh lists them)
+#      BENCH_ICOUNT  QEMU -icount options for the VM (vm-run.sh)
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +38,7 @@ ok=1
 run() {	# run FLAVOR PARTS
 	echo "# benchmark: $K, $1 ip_vs, parts $2"
 	VM_MODE=bench VM_MEM=3072 VM_TIMEOUT=1800 VM_SMP=${BENCH_SMP:-2} \
+	VM_ICOUNT=${BENCH_ICOUNT:-} \
 	VM_APPEND="$(env | grep -E '^BENCH_[A-Z_]+=[0-9.]+$' | tr '\n' ' ')" \
 		"$TOP/scripts/vm-run.sh" "$K" "$B/initramfs-$K.cpio" "$1" "$O/$1" "$2" \
 		>"$O/$1.log"

@@ -108,8 +108,8 @@ w "$d" timeout_established 333
 w "$d" timeout_fin_wait 444
 n "$d" ipvsadm --set 0 555 0 || fail "ipvsadm --set"
 module_state no
-expect_eq "after unload: ipvsadm -L --timeout" "$(ipvs_timeouts "$d")" "900 555 300"
-expect_eq "after unload: init_net" "$(ipvsadm -L --timeout | sed -E 's/.*: *//')" "900 120 300"
+expect_eq "after unload: ipvsadm -L --timeout" "$(ipvs_timeouts "$d")" "900 555 $udp"
+expect_eq "after unload: init_net" "$(ipvsadm -L --timeout | sed -E 's/.*: *//')" "900 120 $udp"
 [[ -e $D ]] && fail "$D still there after unload"
 log "unload restored IPVS's values (ipvsadm's later fin_wait 555 kept)"
 
@@ -124,7 +124,7 @@ expect_eq "param time_wait, existing ns" "$(r "$d" timeout_time_wait)" 42
 new_ns e
 expect_eq "param time_wait, new ns" "$(r "$e" timeout_time_wait)" 42
 module_state no
-expect_eq "init_net TIME_WAIT back" "$(ipvsadm -L --timeout | sed -E 's/.*: *//')" "900 120 300"
+expect_eq "init_net TIME_WAIT back" "$(ipvsadm -L --timeout | sed -E 's/.*: *//')" "900 120 $udp"
 cleanup_ns
 log "module parameters apply to the initial namespace and are inherited"
 

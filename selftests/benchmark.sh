@@ -85,8 +85,7 @@ for rs in rs1 rs2; do
 done
 n "$dir" $IPTABLES -t raw -A PREROUTING -s 198.18.0.0/15 -j NOTRACK
 n "$nat" $IPTABLES -t raw -A OUTPUT -s 198.18.0.0/15 -j NOTRACK
-bench_listening() { n "$1" ss -Hltn 'sport = :8081' | grep -q LISTEN; }
-wait_for 10 bench_listening "$rs1" && wait_for 10 bench_listening "$rs2" ||
+wait_for 10 listening "$rs1" 8081 && wait_for 10 listening "$rs2" 8081 ||
 	fail "benchmark servers did not start"
 
 FLAVOR=$(modinfo -F legacy_reuse_check ip_vs 2>/dev/null | grep -q . && echo legacy || echo stock)

@@ -71,9 +71,8 @@ for rs in rs1 rs2; do
 	ip netns exec "${!rs}" twtool server $DPORT $rs rst &
 	disown
 done
-port_listening() { n "$1" ss -Hltn "sport = :$2" | grep -q LISTEN; }
 for rs in rs1 rs2; do
-	wait_for 10 port_listening "${!rs}" 21 && wait_for 10 port_listening "${!rs}" $DPORT ||
+	wait_for 10 listening "${!rs}" 21 && wait_for 10 listening "${!rs}" $DPORT ||
 		fail "ftp servers did not start"
 done
 

@@ -353,7 +353,8 @@ topology() {
 		fail "servers did not start"
 }
 
-listening() { [[ $(ss -N "$1" -Hltn 'sport = :80') == *LISTEN* ]]; }
+# listening NS [PORT]: a TCP socket listens on PORT (80) in NS.
+listening() { [[ $(ss -N "$1" -Hltn "sport = :${2:-80}") == *LISTEN* ]]; }
 
 # IPVS entries of the client tuples: "STATE EXPIRE_SECONDS" of slot j, one
 # line per entry. A tuple can have two for a while: when IPVS expires an

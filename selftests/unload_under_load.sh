@@ -51,8 +51,7 @@ for rs in rs1 rs2; do
 	ip netns exec "${!rs}" twtool server 81 echo echo &
 	disown
 done
-echo_listening() { n "$1" ss -Hltn 'sport = :81' | grep -q LISTEN; }
-wait_for 10 echo_listening "$rs1" && wait_for 10 echo_listening "$rs2" ||
+wait_for 10 listening "$rs1" 81 && wait_for 10 listening "$rs2" 81 ||
 	fail "echo servers did not start"
 
 conn_count() { n "$dir" ipvsadm -Lnc | grep -c '^TCP'; }

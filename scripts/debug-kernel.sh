@@ -81,7 +81,7 @@ MODROOT=$D/root "$TOP/scripts/mkinitramfs.sh" "$KVER" "$B/src/ip_vs_tw_resched.k
 # loads in the load tests (TWR_DEBUG_KERNEL, see run_suite.sh). no5lvl: with
 # -cpu max the guest would use 5-level paging, and this KASAN kernel then
 # reports a wild access in its first interrupt, before any module loads.
-VM_KERNEL=$SRC/arch/x86/boot/bzImage VM_TIMEOUT=${VM_TIMEOUT:-3600} VM_MEM=3072 \
+VM_KERNEL=$SRC/arch/x86/boot/bzImage VM_TIMEOUT=${VM_TIMEOUT:-7200} VM_MEM=3072 \
 	VM_APPEND="no5lvl TWR_DEBUG_KERNEL=1" \
 	"$TOP/scripts/vm-run.sh" "$KVER" "$B/initramfs.cpio" stock "$B/vm" "$FILTER" |
 	tee "$B/results.log"

@@ -8,14 +8,16 @@
 #  | cl        |      | nat         |      | dir  VIP 10.0.2.2:80 rr |    | rs1 10.0.3.2 |
 #  | 10.0.1.2+j|-eth0-| client j -> |-eth1-| raw PREROUTING: DROP    |----| rs2 10.0.4.2 |
 #  | FIN first,|      | 40000+j     |      |  pure ACKs with TOS 0x28|    | twtool :80   |
-#  | TOS 0x28  |      | ct TW 1 s   |      |  (the client's final ACK)|   | rto_min 5 s  |
+#  | TOS 0x28  |      | ct TW 1 s   |      |  (the client's final ACK)|   | rto_min 20 s |
 #  +-----------+      +-------------+      +-------------------------+    +--------------+
 #
 # The client closes first; from then on its packets carry TOS 0x28 and the
 # director drops its final ACK before conntrack and IPVS see it. IPVS went
 # to TIME_WAIT on the server's FIN; conntrack waits in LAST_ACK for the ACK
-# that never comes (the server retransmits its FIN only after rto_min, 5 s,
-# so nothing else moves either). The client reuses the tuple (the SNAT box
+# that never comes (the server retransmits its FIN only after rto_min, 20 s,
+# so nothing else moves either: that retransmit would meet the SNAT box's
+# forgotten flow and its RST would close both, which a debug kernel, slow
+# enough to take more than 5 s over the checks below, showed). The client reuses the tuple (the SNAT box
 # has forgotten the flow after 1 s): the SYN meets IPVS TIME_WAIT and a
 # confirmed conntrack in LAST_ACK. Without the module IPVS drops it (stock
 # and legacy alike) and the client waits for its retransmit; with it the
@@ -53,8 +55,8 @@ module_state "$MODULE"
 topology
 n "$dir" $IPTABLES -t raw -A PREROUTING -i eth0 -p tcp --dport 80 \
 	-m tos --tos 0x28 --tcp-flags ALL ACK -j DROP || fail "drop rule"
-ip -n "$rs1" route replace default via "${DIR_RS[0]}" dev eth0 rto_min 5s &&
-	ip -n "$rs2" route replace default via "${DIR_RS[1]}" dev eth0 rto_min 5s ||
+ip -n "$rs1" route replace default via "${DIR_RS[0]}" dev eth0 rto_min 20s &&
+	ip -n "$rs2" route replace default via "${DIR_RS[1]}" dev eth0 rto_min 20s ||
 	fail "rto_min"
 
 # ct_state J: the director's conntrack state of slot J's tuple.

@@ -369,16 +369,25 @@ ipvs_state() {
 	ipvs_entry "${1:-0}" | awk '!($1 in s) { s[$1]; printf "%s%s", n++ ? "+" : "", $1 }'
 }
 ipvs_expire() { ipvs_entry "${1:-0}" | awk '$2 > m { m = $2 } END { print m + 0 }'; }
-entry_in() {	# entry_in REGEX: every entry of every slot is in a matching state
-	local j st states
+# entry_in REGEX: every entry of every slot is in a matching state. Sets
+# ENTRY_STATE (slot 0's states, as ipvs_state shows them), ENTRY_LEFT (the
+# shortest expire time seen, whole seconds) and ENTRY_AT (when it looked,
+# in microseconds of $EPOCHREALTIME: no exec, they cost time under TCG).
+entry_in() {
+	local j st left lines
 
+	ENTRY_STATE= ENTRY_LEFT= ENTRY_AT=${EPOCHREALTIME/./}
 	for ((j = 0; j < SLOTS; j++)); do
-		states=$(ipvs_entry $j | awk '{ print $1 }')
-		[[ -n $states ]] || return 1
-		while read -r st; do
+		lines=$(ipvs_entry $j)
+		[[ -n $lines ]] || return 1
+		while read -r st left; do
 			[[ $st =~ ^($1)$ ]] || return 1
-		done <<<"$states"
+			((j == 0)) && [[ +$ENTRY_STATE+ != *+$st+* ]] &&
+				ENTRY_STATE+=${ENTRY_STATE:++}$st
+			[[ -z $ENTRY_LEFT ]] || ((left < ENTRY_LEFT)) && ENTRY_LEFT=$left
+		done <<<"$lines"
 	done
+	return 0
 }
 entry_gone() { [[ -z $(ipvs_state 0) ]]; }
 snat_idle() {

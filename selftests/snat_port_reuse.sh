@@ -147,22 +147,24 @@ check_ct() {
 	fi
 }
 
-# make_unavailable RS: drain or remove RS, make the other one available.
+# make_unavailable RS: drain or remove RS, make the other one available
+# (one ipvsadm: each exec costs time under TCG, see the round loop).
+REMOVED=
 make_unavailable() {
-	local other=rs1 svc
+	local other=rs1 svc rules
 
 	[[ $1 == rs1 ]] && other=rs2
 	svc=$(hp $VIP 80)
 	if [[ $DRAIN == drain ]]; then
-		n "$dir" ipvsadm -e -t "$svc" -r "$(hp "${RS_IP[$1]}" 80)" -m -w 0 &&
-		n "$dir" ipvsadm -e -t "$svc" -r "$(hp "${RS_IP[$other]}" 80)" -m -w 1 ||
-			fail "drain $1"
+		rules="-e -t $svc -r $(hp "${RS_IP[$1]}" 80) -m -w 0"$'\n'
+		rules+="-e -t $svc -r $(hp "${RS_IP[$other]}" 80) -m -w 1"
 	else
-		n "$dir" ipvsadm -d -t "$svc" -r "$(hp "${RS_IP[$1]}" 80)" || fail "remove $1"
-		n "$dir" ipvsadm -L -n | grep -qF "$(hp "${RS_IP[$other]}" 80)" ||
-			n "$dir" ipvsadm -a -t "$svc" -r "$(hp "${RS_IP[$other]}" 80)" -m ||
-			fail "re-add $other"
+		rules="-d -t $svc -r $(hp "${RS_IP[$1]}" 80)"
+		[[ $REMOVED == "$other" ]] &&
+			rules+=$'\n'"-a -t $svc -r $(hp "${RS_IP[$other]}" 80) -m"
+		REMOVED=$1
 	fi
+	n "$dir" ipvsadm -R <<<"$rules" || fail "make $1 unavailable: $rules"
 }
 
 log "close=$CLOSE module=$MODULE expect=$EXPECT n=$N slots=$SLOTS ipv$FAMILY" \
@@ -176,22 +178,33 @@ first=${R_SERVER[0]}
 log "first round: ${R_MS[*]} ms, ${R_SERVER[*]}"
 [[ $MODULE == yes ]] && counters_mark "$dir"
 
-slow=0 retrans=0 max=0 wrong=0 total=$((N * SLOTS))
+slow=0 retrans=0 max=0 wrong=0 total=$((N * SLOTS)) staged=0
 declare -A served=()
 for ((i = 1; i <= N; i++)); do
 	wait_for 15 entry_in "$REUSABLE" ||
 		fail "round $i: IPVS entry not in $REUSABLE: '$(ipvs_state)'"
+	state=$ENTRY_STATE left=$ENTRY_LEFT at=$ENTRY_AT
 	wait_for 15 snat_idle || fail "round $i: SNAT box still holds a flow"
-	state=$(ipvs_state 0)
 	avoid=
 	if [[ -n $DRAIN ]]; then
 		avoid=${R_SERVER[0]}
 		make_unavailable "$avoid"
 	fi
+	# Did the entry live until the SYN? It had LEFT whole seconds when
+	# seen; a second of margin for the connect's own start. A CLOSE
+	# entry lives 10 s without the module, and on the debug kernel the
+	# checks above once took about that long.
+	el=$(((${EPOCHREALTIME/./} - at) / 1000))
+	if ((el < (left - 1) * 1000)); then
+		staged=$((staged + SLOTS))
+	else
+		log "round $i: the entry was seen ${el} ms ago with ${left} s left: not counted"
+	fi
 	round "$i"
 	for ((j = 0; j < SLOTS; j++)); do
 		ms=${R_MS[$j]} srv=${R_SERVER[$j]}
-		log "round $i slot $j: met $state, $ms ms, server $srv, syn retransmits ${R_RETRANS[$j]}"
+		log "round $i slot $j: met $state ($left s left, ${el} ms before), $ms ms," \
+			"server $srv, syn retransmits ${R_RETRANS[$j]}"
 		served[$srv]=1
 		retrans=$((retrans + R_RETRANS[j]))
 		[[ -n $avoid && $srv == "$avoid" ]] && wrong=$((wrong + 1))
@@ -202,6 +215,7 @@ done
 
 drops=$(($(snat_drops) - drops0))
 log "RESULT close=$CLOSE module=$MODULE: $slow of $total reused connects >= ${SLOW_MS} ms" \
+	"($staged met a live entry)" \
 	"(max ${max} ms), client SYN retransmits $retrans, SNAT box drops $drops," \
 	"servers ${!served[*]}, conntrack mismatches $CT_BAD"
 
@@ -212,8 +226,15 @@ dmesg_check
 
 case $EXPECT in
 slow)
-	((slow >= total - 1)) ||
-		fail "bug did not reproduce: only $slow of $total reused connects were slow"
+	# Not staged is not a result: stock IPVS keeps a CLOSE entry 10 s and
+	# nothing can lengthen it without the module. On a normal VM the
+	# entry had 9 s left, seen < 1 s before the SYN; on the KASAN kernel
+	# it once had 3-4 s left, seen 4.4-5.2 s before.
+	((staged >= total - 1)) ||
+		skip "only $staged of $total reuses can have met a live IPVS entry:" \
+			"this machine took too long between a close and the next SYN"
+	((slow >= staged - 1)) ||
+		fail "bug did not reproduce: only $slow of $staged reused connects were slow"
 	;;
 fast)
 	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"

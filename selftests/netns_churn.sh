@@ -98,7 +98,7 @@ for ((i = 1; i <= N; i++)); do
 	out=$(n "$d" bash -c "$traffic" $P) || fail "connects in ns $i: $out"
 	[[ $out == *resched_delta=1 ]] || fail "ns $i: reuse not rescheduled: $out"
 	[[ $out =~ syn_retrans=0.*syn_retrans=0 ]] ||
-		fail "ns $i: a connect waited for a SYN retransmit: $out"
+		fail "ns $i: not both connects without a SYN retransmit: ${out//$'\n'/ }"
 	resched=$((resched + 1))
 	made=$((made + 2))
 

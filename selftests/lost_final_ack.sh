@@ -17,9 +17,9 @@
 # that never comes (the server retransmits its FIN only after rto_min, 20 s,
 # so nothing else moves either: that retransmit would meet the SNAT box's
 # forgotten flow and its RST would close both, which a debug kernel, slow
-# enough to take more than 5 s over the checks below, showed). The client reuses the tuple (the SNAT box
-# has forgotten the flow after 1 s): the SYN meets IPVS TIME_WAIT and a
-# confirmed conntrack in LAST_ACK. Without the module IPVS drops it (stock
+# enough to take more than 5 s over the checks below, showed). The client
+# reuses the tuple (the SNAT box has forgotten the flow after 1 s): the SYN
+# meets IPVS TIME_WAIT and a confirmed conntrack in LAST_ACK. Without the module IPVS drops it (stock
 # and legacy alike) and the client waits for its retransmit; with it the
 # SYN gets a fresh conntrack and goes at once to the next real server.
 #

@@ -24,9 +24,12 @@ module:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
 
 # W=1 must stay silent, sparse (C=1) too: "make check" enforces both.
+# The build's own exit status counts too (a pipe into tee would lose it).
 check:
-	$(MAKE) -C $(KDIR) M=$(PWD) W=1 C=1 modules 2>&1 | tee .check.log
-	@! grep -E 'warning:|error:' .check.log
+	@rc=0; $(MAKE) -C $(KDIR) M=$(PWD) W=1 C=1 modules >.check.log 2>&1 || rc=$$?; \
+		cat .check.log; \
+		if [ $$rc -ne 0 ]; then echo "make check: build failed ($$rc)" >&2; exit 1; fi; \
+		if grep -qE 'warning:|error:' .check.log; then echo "make check: warnings" >&2; exit 1; fi
 
 style:
 	$(CHECKPATCH) --no-tree --strict --show-types \

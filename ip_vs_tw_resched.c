@@ -11,12 +11,15 @@
  * the old entry uses conntrack (v4.6 - v5.8), IPVS drops it and the client
  * waits a full SYN retransmit timeout, one second, for every such connection.
  *
- * This module hooks in front of conntrack. For a SYN that IPVS is about to
- * reschedule, by IPVS's own rules, it deletes the stale conntrack of that
- * tuple, so conntrack gives the SYN a fresh one, and clears the old entry's
- * conntrack flag so the entry's expiry cannot delete the new flow's
- * conntrack. IPVS then schedules the SYN at once, to a possibly different
- * real server, and sets the reply direction of the new conntrack to it.
+ * This module hooks in just before IPVS, at LOCAL_IN and LOCAL_OUT, so it
+ * sees only SYNs that routing, the filter rules and everything else in
+ * front of IPVS have let through. For a SYN that the running IPVS is about
+ * to reschedule and drop, by that IPVS's own rules, it retires the stale
+ * conntrack and lets conntrack start a fresh one for the SYN, as conntrack
+ * itself does when it reopens a closed flow; on kernels with the old check
+ * it also clears the entry's conntrack flag, as newer IPVS does itself.
+ * IPVS then schedules the SYN at once and points the new conntrack's reply
+ * direction at the real server it chose.
  *
  * Report: http://archive.linuxvirtualserver.org/html/lvs-users/2018-05/
  * Upstream reuse logic: net/netfilter/ipvs/ip_vs_core.c, ip_vs_in_hook().
@@ -39,6 +42,7 @@
 #include <linux/sysctl.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
+#include <net/tcp.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netfilter/nf_conntrack.h>
@@ -53,10 +57,24 @@ static unsigned int twr_net_id __read_mostly;
 /* Serialises timeout writes with the bookkeeping that undoes them. */
 static DEFINE_MUTEX(twr_mutex);
 
-/* Namespaces holding our state now; shown in every namespace's /proc file
- * so that a leaked namespace (never torn down) can be seen.
+/* Namespaces holding our state now; shown in the initial namespace's
+ * /proc file so that a leaked namespace (never torn down) can be seen.
  */
 static atomic_t twr_netns_live = ATOMIC_INIT(0);
+
+/* Does the running IPVS reschedule a drained server's entries when
+ * conn_reuse_mode is 0? Since "ipvs: Fix reuse connection if RS weight is
+ * 0" (v5.16, backported to some stable series) it does; before, the whole
+ * reuse block ran only with conn_reuse_mode set. That change touched
+ * ip_vs_core.c alone, so no header tells: -1 until a SYN shows it (see
+ * twr_probe_seen()), then 1 (it does) or 0 (it keeps such a SYN on the old
+ * entry). IPVS before the v5.9 reuse check predates the change.
+ */
+#ifdef TWR_HAVE_OLD_CONNTRACK_CHECK
+static atomic_t twr_drained_reuse0 = ATOMIC_INIT(-1);
+#else
+static atomic_t twr_drained_reuse0 = ATOMIC_INIT(0);
+#endif
 
 static int resched_mode = TWR_MODE_ALL;
 module_param(resched_mode, int, 0444);
@@ -82,19 +100,34 @@ TWR_TIMEOUT_PARAM(last_ack, IP_VS_TCP_S_LAST_ACK);
 TWR_TIMEOUT_PARAM(listen, IP_VS_TCP_S_LISTEN);
 TWR_TIMEOUT_PARAM(synack, IP_VS_TCP_S_SYNACK);
 
+/* The two states ipvsadm --set (and keepalived's lvs_timeouts) writes as
+ * well: whoever wrote last wins, and the value stays after unload. The
+ * other eight states only this module can set; it gives them back.
+ */
+#define TWR_TMO_SHARED	(BIT(IP_VS_TCP_S_ESTABLISHED) | BIT(IP_VS_TCP_S_FIN_WAIT))
+
 static const char * const twr_counter_names[TWR_CNT_MAX] = {
 	[TWR_CNT_RESCHED]		= "resched",
 	[TWR_CNT_CT_REMOVED]		= "ct_removed",
+	[TWR_CNT_NO_DROP]		= "resched_no_drop",
+	[TWR_CNT_PROBE]			= "probe",
 	[TWR_CNT_SKIP_PERSISTENT]	= "skip_persistent",
 	[TWR_CNT_SKIP_FTP_DATA]		= "skip_ftp_data",
 	[TWR_CNT_SKIP_HAS_CHILDREN]	= "skip_has_children",
 	[TWR_CNT_SKIP_REUSE_OFF]	= "skip_reuse_off",
 	[TWR_CNT_SKIP_POLICY]		= "skip_policy",
+	[TWR_CNT_SKIP_CONNTRACK]	= "skip_conntrack",
+	[TWR_CNT_SKIP_UNSURE]		= "skip_unsure",
 };
 
 static inline struct twr_net *twr_pernet(const struct net *net)
 {
 	return net_generic(net, twr_net_id);
+}
+
+static inline void twr_count(struct twr_net *tn, enum twr_counter c)
+{
+	this_cpu_inc(tn->stats->cnt[c]);
 }
 
 /* Cheap reject: true only for an unfragmented TCP segment with SYN set
@@ -129,9 +162,8 @@ static bool twr_is_syn(int af, const struct sk_buff *skb)
 	return flags == TCPHDR_SYN;
 }
 
-/* Same test as IPVS's is_new_conn() plus the header sanity conntrack's
- * tcp_error() would demand: SYN alone, at a TCP header that really is
- * there and whose data offset fits the segment.
+/* The same test at the TCP header IPVS found: SYN alone, a header that
+ * really is there and a data offset that fits the segment.
  */
 static bool twr_syn_header(const struct sk_buff *skb,
 			   const struct ip_vs_iphdr *iph)
@@ -148,96 +180,308 @@ static bool twr_syn_header(const struct sk_buff *skb,
 	       iph->len + th->doff * 4 <= skb->len;
 }
 
-/**
- * twr_classify() - would IPVS reschedule @cp for a new SYN, and may we help?
- * @ipvs: IPVS state of the packet's namespace
- * @mode: this namespace's resched_mode
- * @cp: IPVS entry the SYN matched
- *
- * Mirrors the rescheduling rules of ip_vs_in_hook(): a drained server
- * (weight 0) or a removed one when expire_nodest_conn is set, otherwise
- * is_new_conn_expected() under the live conn_reuse_mode. Entries that IPVS
- * never reschedules (controlled by a persistence template or an FTP control
- * connection) or must not expire (a controlling entry with children) are
- * left alone.
- *
- * Return: TWR_CNT_RESCHED to act, a TWR_CNT_SKIP_* reason to count, or
- * TWR_CNT_MAX when the SYN simply belongs to a live entry (a retransmit).
+/* Will IPVS's hook, the next one after ours, look at this packet at all?
+ * The early returns of ip_vs_in_hook(), and whether IPVS has its hooks
+ * registered for this family: since v5.9 ("ipvs: register hooks only with
+ * services", hooks_afmask) IPVS registers them with the first service and
+ * unregisters them with the last one, while ipvs->enable stays set.
  */
-static enum twr_counter twr_classify(struct netns_ipvs *ipvs, int mode,
-				     const struct ip_vs_conn *cp)
+static bool twr_ipvs_sees(struct netns_ipvs *ipvs, const struct sk_buff *skb,
+			  const struct nf_hook_state *state)
+{
+	struct sock *sk;
+
+	if ((skb->pkt_type != PACKET_HOST &&
+	     state->hook != NF_INET_LOCAL_OUT) || !skb_dst(skb))
+		return false;
+	if (!READ_ONCE(ipvs->enable) || sysctl_backup_only(ipvs))
+		return false;
+#ifdef TWR_HAVE_HOOKS_AFMASK
+	if (!(READ_ONCE(ipvs->hooks_afmask) & (state->pf == NFPROTO_IPV6 ? 2 : 1)))
+		return false;
+#endif
+	sk = skb_to_full_sk(skb);
+	if (sk && state->hook == NF_INET_LOCAL_OUT && state->pf == NFPROTO_IPV4 &&
+	    sk->sk_family == PF_INET && twr_sk_nodefrag(sk))
+		return false;
+	return true;
+}
+
+/* IPVS's own test of whether a rescheduled SYN must be dropped: it carries
+ * a confirmed conntrack (v5.9+), or any conntrack while the entry uses
+ * conntrack (v4.6 - v5.8).
+ */
+static bool twr_ipvs_drops(struct ip_vs_conn *cp, struct sk_buff *skb)
+{
+#ifdef TWR_HAVE_OLD_CONNTRACK_CHECK
+	return ip_vs_conn_uses_old_conntrack(cp, skb);
+#else
+	return ip_vs_conn_uses_conntrack(cp, skb);
+#endif
+}
+
+/**
+ * twr_classify() - what will the running IPVS do with a SYN that met @cp?
+ * @ipvs: IPVS state of the packet's namespace
+ * @cp: IPVS entry the SYN matched
+ * @drops: IPVS would drop the SYN if it rescheduled it (twr_ipvs_drops())
+ * @kind: set to the TWR_MODE_* bits describing @cp, for resched_mode
+ *
+ * Follows ip_vs_in_hook() path by path, as the kernel we were built for
+ * has it: the reuse block (a drained server's entry with
+ * expire_nodest_conn, in any state; else, with conn_reuse_mode, an entry in
+ * TIME_WAIT or CLOSE, or FIN_WAIT without output under bit 2, that nobody
+ * controls), then the unavailable-server check (which reschedules with
+ * expire_nodest_conn since v5.9, and drops the SYN before that).
+ *
+ * Return: TWR_CNT_RESCHED when IPVS reschedules the SYN; TWR_CNT_PROBE
+ * when it is not known whether this IPVS reschedules a drained server's
+ * entry under conn_reuse_mode=0 but the entry has ended, so a fresh
+ * conntrack is right either way (IPVS forwards the SYN on the old entry
+ * then, and points the fresh conntrack at the old server); a
+ * TWR_CNT_SKIP_* reason when IPVS keeps the SYN on the old entry; or
+ * TWR_CNT_MAX when there is nothing to say (a SYN on a live entry that
+ * IPVS forwards, or one it drops whatever anybody does).
+ */
+static enum twr_counter twr_classify(struct netns_ipvs *ipvs,
+				     const struct ip_vs_conn *cp, bool drops,
+				     int *kind)
 {
 	int reuse = sysctl_conn_reuse_mode(ipvs);
+	bool nodest = twr_expire_nodest_conn(ipvs);
 	struct ip_vs_dest *dest = cp->dest;
-	bool reusable;
-	int need;
+	int state = READ_ONCE(cp->state);
+	bool ended, fw_noout, expected, avail;
 
 	if (cp->protocol != IPPROTO_TCP)
 		return TWR_CNT_MAX;
 
-	if (sysctl_expire_nodest_conn(ipvs) && dest &&
-	    (!atomic_read(&dest->weight) ||
-	     !twr_dest_available(dest))) {
-		need = TWR_MODE_NODEST;
-	} else {
-		reusable = cp->state == IP_VS_TCP_S_TIME_WAIT ||
-			   cp->state == IP_VS_TCP_S_CLOSE;
-		need = TWR_MODE_TW_CLOSE;
-		if (!reusable && cp->state == IP_VS_TCP_S_FIN_WAIT &&
-		    (cp->flags & IP_VS_CONN_F_NOOUTPUT)) {
-			reusable = true;
-			need = TWR_MODE_FIN_WAIT;
+	ended = state == IP_VS_TCP_S_TIME_WAIT || state == IP_VS_TCP_S_CLOSE;
+	fw_noout = state == IP_VS_TCP_S_FIN_WAIT &&
+		   (cp->flags & IP_VS_CONN_F_NOOUTPUT);
+	expected = ended || (fw_noout && (reuse & 2));
+	avail = !dest || twr_dest_available(dest);
+	*kind = (ended ? TWR_MODE_TW_CLOSE : 0) |
+		(fw_noout ? TWR_MODE_FIN_WAIT : 0);
+
+	if (nodest && dest && !atomic_read(&dest->weight)) {
+		int w0 = reuse ? 1 : atomic_read(&twr_drained_reuse0);
+
+		if (w0 > 0 || (w0 < 0 && !avail && TWR_NODEST_RESCHED)) {
+			*kind |= TWR_MODE_NODEST;
+			return TWR_CNT_RESCHED;
 		}
-		if (!reusable)
-			return TWR_CNT_MAX;
-		if (!(reuse & need))
-			return TWR_CNT_SKIP_REUSE_OFF;
+		if (w0 < 0) {
+			*kind |= TWR_MODE_NODEST;
+			return ended ? TWR_CNT_PROBE : TWR_CNT_SKIP_UNSURE;
+		}
+		/* This IPVS skips its reuse block: on to the checks below. */
+	} else if (reuse && expected && !cp->control) {
+		/* A controlling entry that would have to drop its SYN is
+		 * kept on its server instead (IPVS: resched = !old_ct).
+		 */
+		if (!atomic_read(&cp->n_control) || !drops)
+			return TWR_CNT_RESCHED;
+		return TWR_CNT_SKIP_HAS_CHILDREN;
 	}
 
-	if (cp->control)
+	if (!avail) {
+		if (TWR_NODEST_RESCHED && nodest) {
+			*kind |= TWR_MODE_NODEST;
+			return TWR_CNT_RESCHED;
+		}
+		return TWR_CNT_MAX;	/* dropped, whatever we do */
+	}
+	if (reuse && expected)	/* controlled: IPVS keeps it on its server */
 		return (cp->control->flags & IP_VS_CONN_F_TEMPLATE) ?
 			TWR_CNT_SKIP_PERSISTENT : TWR_CNT_SKIP_FTP_DATA;
-	if (atomic_read(&cp->n_control))
-		return TWR_CNT_SKIP_HAS_CHILDREN;
-	if (!(mode & need))
-		return TWR_CNT_SKIP_POLICY;
-	return TWR_CNT_RESCHED;
+	if (ended || fw_noout)
+		return TWR_CNT_SKIP_REUSE_OFF;
+	return TWR_CNT_MAX;
 }
 
-/* Delete the conntrack that the SYN's tuple would otherwise be attached to,
- * in the zone conntrack will use for it (a raw-table CT template may have
- * set one). Conntrack then creates a fresh, unconfirmed entry for the SYN.
+/**
+ * twr_renew_conntrack() - give a SYN a fresh conntrack instead of a stale one
+ * @skb: the SYN, carrying the old flow's confirmed conntrack
+ * @state: the hook's state, handed on to conntrack
+ * @removed: set when this call deleted the stale conntrack
+ * @verdict: conntrack's verdict, when it was not NF_ACCEPT
+ *
+ * What nf_conntrack_tcp_packet() does when a SYN reopens a closed flow,
+ * done here because conntrack did not (the old flow ended with the real
+ * server's RST, or conntrack lags behind IPVS): delete the old conntrack and
+ * look the SYN up again, which creates a new, unconfirmed one. Only for a
+ * conntrack that the SYN matches in its original direction, in the default
+ * zone (the only one IPVS uses for its own conntrack lookups).
+ *
+ * Return: true when the SYN now carries no confirmed conntrack.
  */
-static bool twr_kill_stale_ct(struct net *net, const struct sk_buff *skb,
-			      u8 pf)
+static bool twr_renew_conntrack(struct sk_buff *skb,
+				const struct nf_hook_state *state,
+				bool *removed, unsigned int *verdict)
 {
-	const struct nf_conntrack_zone *zone;
-	struct nf_conntrack_tuple_hash *h;
-	struct nf_conntrack_tuple tuple;
-	struct nf_conntrack_zone tmp;
 	enum ip_conntrack_info ctinfo;
-	struct nf_conn *tmpl, *ct;
-	bool killed = false;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
 
-	tmpl = nf_ct_get(skb, &ctinfo);
-	if (tmpl && !nf_ct_is_template(tmpl))
-		return false;	/* already tracked, or NOTRACK */
-	if (!tmpl && ctinfo == IP_CT_UNTRACKED)
+	*removed = false;
+	*verdict = NF_ACCEPT;
+	if (!ct || !nf_ct_is_confirmed(ct))
+		return true;
+	if (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL ||
+	    nf_ct_zone_id(nf_ct_zone(ct), IP_CT_DIR_ORIGINAL) !=
+	    NF_CT_DEFAULT_ZONE_ID)
 		return false;
 
-	if (!nf_ct_get_tuplepr(skb, skb_network_offset(skb), pf, net, &tuple))
-		return false;
-
-	zone = nf_ct_zone_tmpl(tmpl, skb, &tmp);
-	h = nf_conntrack_find_get(net, zone, &tuple);
-	if (!h)
-		return false;
-
-	ct = nf_ct_tuplehash_to_ctrack(h);
-	if (NF_CT_DIRECTION(h) == IP_CT_DIR_ORIGINAL)
-		killed = nf_ct_delete(ct, 0, 0);
+	*removed = nf_ct_delete(ct, 0, 0);
+	nf_ct_set(skb, NULL, 0);
 	nf_ct_put(ct);
-	return killed;
+	*verdict = twr_conntrack_in(skb, state);
+	if (*verdict != NF_ACCEPT)
+		return false;
+	/* Still confirmed: another CPU was deleting the old one and it was
+	 * still in the table. IPVS then drops the SYN, as without us.
+	 */
+	ct = nf_ct_get(skb, &ctinfo);
+	return !ct || !nf_ct_is_confirmed(ct);
+}
+
+/* Watch what IPVS does with @skb's SYN: see twr_probe_seen(). Only NAT
+ * entries tell (the forwarded SYN shows the real server's address) and
+ * only uncontrolled ones (a persistence template may send the SYN back to
+ * the drained server whatever the reuse rules say).
+ */
+static void twr_probe_start(struct twr_net *tn, const struct ip_vs_conn *cp,
+			    struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo), *old;
+
+	if (!ct || nf_ct_is_confirmed(ct) || cp->control ||
+	    IP_VS_FWD_METHOD(cp) != IP_VS_CONN_F_MASQ)
+		return;
+	nf_conntrack_get(&ct->ct_general);
+	spin_lock_bh(&tn->probe_lock);
+	old = tn->probe.ct;
+	tn->probe.daddr = cp->daddr;
+	tn->probe.dport = cp->dport;
+	WRITE_ONCE(tn->probe.ct, ct);
+	spin_unlock_bh(&tn->probe_lock);
+	if (old)
+		nf_ct_put(old);
+}
+
+/**
+ * twr_probe_seen() - IPVS sent on a SYN at LOCAL_OUT: is it the watched one?
+ * @tn: namespace data
+ * @af: address family
+ * @skb: the packet, as IPVS forwards it (NAT applied)
+ *
+ * The watched SYN met an ended entry of a drained server under
+ * conn_reuse_mode=0 and was given a fresh conntrack. If IPVS forwards it to
+ * that server, it kept the SYN on the old entry; to another one, it
+ * rescheduled it. Either way the answer holds for this IPVS from now on.
+ */
+static void twr_probe_seen(struct twr_net *tn, int af, struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct ip_vs_iphdr iph;
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	bool same;
+
+	if (!ct || ct != READ_ONCE(tn->probe.ct) ||
+	    !ip_vs_fill_iph_skb(af, skb, false, &iph))
+		return;
+	th = skb_header_pointer(skb, iph.len, sizeof(_th), &_th);
+	if (!th)
+		return;
+
+	spin_lock_bh(&tn->probe_lock);
+	if (tn->probe.ct != ct) {
+		spin_unlock_bh(&tn->probe_lock);
+		return;
+	}
+	same = ip_vs_addr_equal(af, &iph.daddr, &tn->probe.daddr) &&
+	       th->dest == tn->probe.dport;
+	WRITE_ONCE(tn->probe.ct, NULL);
+	spin_unlock_bh(&tn->probe_lock);
+	nf_ct_put(ct);
+
+	if (atomic_cmpxchg(&twr_drained_reuse0, -1, !same) == -1)
+		pr_info("IPVS %s a drained server's entries with conn_reuse_mode=0 (seen on a SYN it forwarded)\n",
+			same ? "keeps" : "reschedules");
+}
+
+static void twr_probe_stop(struct twr_net *tn)
+{
+	struct nf_conn *ct;
+
+	spin_lock_bh(&tn->probe_lock);
+	ct = tn->probe.ct;
+	WRITE_ONCE(tn->probe.ct, NULL);
+	spin_unlock_bh(&tn->probe_lock);
+	if (ct)
+		nf_ct_put(ct);
+}
+
+/* Clear the entry's conntrack flag, as ip_vs_in_hook() does itself since
+ * v5.9: before that, IPVS drops a rescheduled SYN whenever the entry has
+ * the flag and the SYN any conntrack, and the entry's expiry would delete,
+ * by tuple, the conntrack that now belongs to the new flow. Under cp->lock,
+ * which IPVS holds for its own flag updates.
+ */
+static void twr_clear_nfct(struct ip_vs_conn *cp)
+{
+#ifndef TWR_HAVE_OLD_CONNTRACK_CHECK
+	spin_lock_bh(&cp->lock);
+	cp->flags &= ~IP_VS_CONN_F_NFCT;
+	spin_unlock_bh(&cp->lock);
+#endif
+}
+
+/* Act on a SYN that met @cp; the verdict is for the SYN. */
+static unsigned int twr_decide(struct twr_net *tn, struct netns_ipvs *ipvs,
+			       struct ip_vs_conn *cp, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
+{
+	bool drops = twr_ipvs_drops(cp, skb), removed;
+	enum twr_counter what;
+	unsigned int verdict;
+	int kind = 0;
+
+	what = twr_classify(ipvs, cp, drops, &kind);
+	if (what != TWR_CNT_RESCHED && what != TWR_CNT_PROBE) {
+		if (what != TWR_CNT_MAX)
+			twr_count(tn, what);
+		return NF_ACCEPT;
+	}
+	if (!drops) {
+		if (what == TWR_CNT_RESCHED)
+			twr_count(tn, TWR_CNT_NO_DROP);
+		else
+			twr_probe_start(tn, cp, skb);
+		return NF_ACCEPT;
+	}
+	if (!(READ_ONCE(tn->resched_mode) & kind)) {
+		twr_count(tn, TWR_CNT_SKIP_POLICY);
+		return NF_ACCEPT;
+	}
+
+	if (!twr_renew_conntrack(skb, state, &removed, &verdict)) {
+		twr_count(tn, TWR_CNT_SKIP_CONNTRACK);
+		return verdict;
+	}
+	if (removed)
+		twr_count(tn, TWR_CNT_CT_REMOVED);
+	if (what == TWR_CNT_PROBE) {
+		twr_count(tn, TWR_CNT_PROBE);
+		twr_probe_start(tn, cp, skb);
+	} else {
+		twr_count(tn, TWR_CNT_RESCHED);
+		twr_clear_nfct(cp);
+	}
+	return NF_ACCEPT;
 }
 
 static unsigned int twr_hook(void *priv, struct sk_buff *skb,
@@ -247,112 +491,77 @@ static unsigned int twr_hook(void *priv, struct sk_buff *skb,
 	struct netns_ipvs *ipvs;
 	struct ip_vs_iphdr iph;
 	struct ip_vs_conn *cp;
-	enum twr_counter what;
 	struct twr_net *tn;
+	unsigned int verdict;
 	int af = state->pf;
-	struct sock *sk;
 
 	if (likely(!twr_is_syn(af, skb)))
 		return NF_ACCEPT;
 
-	/* Packets IPVS ignores (see ip_vs_in_hook()): not for this host,
-	 * already handled by IPVS, raw sockets that skip defragmentation.
-	 */
-	if (skb->ipvs_property ||
-	    (state->hook == NF_INET_PRE_ROUTING &&
-	     skb->pkt_type != PACKET_HOST))
+	tn = twr_pernet(net);
+	if (skb->ipvs_property) {
+		/* Sent on by IPVS: perhaps the SYN we are watching. */
+		if (unlikely(READ_ONCE(tn->probe.ct)))
+			twr_probe_seen(tn, af, skb);
 		return NF_ACCEPT;
-	sk = skb_to_full_sk(skb);
-	if (sk && state->hook == NF_INET_LOCAL_OUT && af == AF_INET &&
-	    sk->sk_family == PF_INET && twr_sk_nodefrag(sk))
-		return NF_ACCEPT;
+	}
 
 	ipvs = net_ipvs(net);
-	if (unlikely(!ipvs) || !READ_ONCE(ipvs->enable) ||
-	    sysctl_backup_only(ipvs))
+	if (unlikely(!ipvs) || !twr_ipvs_sees(ipvs, skb, state))
 		return NF_ACCEPT;
-
-	ip_vs_fill_iph_skb(af, skb, false, &iph);
-	if (!twr_syn_header(skb, &iph))
+	if (!ip_vs_fill_iph_skb(af, skb, false, &iph) ||
+	    !twr_syn_header(skb, &iph))
 		return NF_ACCEPT;
 
 	cp = ip_vs_conn_in_get_proto(ipvs, af, skb, &iph);
 	if (!cp)
 		return NF_ACCEPT;
-
-	/* A corrupt SYN must not end anybody's flow: verify the checksum,
-	 * as conntrack does on receive, before anything is decided or
-	 * counted. Only SYNs that met an entry pay for it, and conntrack
-	 * reuses the result (skb->csum_valid). Locally generated packets
-	 * carry no checksum yet and need none.
-	 */
-	if (state->hook == NF_INET_PRE_ROUTING &&
-	    nf_checksum(skb, state->hook, iph.len, IPPROTO_TCP, af)) {
-		__ip_vs_conn_put(cp);
-		return NF_ACCEPT;
-	}
-
-	tn = twr_pernet(net);
-	what = twr_classify(ipvs, READ_ONCE(tn->resched_mode), cp);
-	if (what == TWR_CNT_RESCHED) {
-		if (twr_kill_stale_ct(net, skb, state->pf))
-			this_cpu_inc(tn->stats->cnt[TWR_CNT_CT_REMOVED]);
-		/* As ip_vs_in_hook() does when it reschedules without a
-		 * drop: the old entry's expiry must not delete, by tuple,
-		 * the conntrack that now belongs to the new flow. Under
-		 * cp->lock, which IPVS holds for its own flag updates
-		 * (ip_vs_conn_fill_cport()), so none of them is lost.
-		 */
-		spin_lock_bh(&cp->lock);
-		cp->flags &= ~IP_VS_CONN_F_NFCT;
-		spin_unlock_bh(&cp->lock);
-	}
-	if (what != TWR_CNT_MAX)
-		this_cpu_inc(tn->stats->cnt[what]);
-
+	verdict = twr_decide(tn, ipvs, cp, skb, state);
 	/* Not ip_vs_conn_put(): that would re-arm the old entry's timer. */
 	__ip_vs_conn_put(cp);
-	return NF_ACCEPT;
+	return verdict;
 }
 
-/* In front of conntrack (NF_IP_PRI_CONNTRACK, -200), after raw (-300) so
- * that NOTRACK and CT zone templates are already attached.
+/* Right in front of IPVS: its LOCAL_IN hook runs at NF_IP_PRI_NAT_SRC - 1,
+ * its LOCAL_OUT hook at NF_IP_PRI_NAT_DST + 2. Conntrack, routing, the
+ * filter table and everything else before IPVS have seen the SYN by then.
  */
 static const struct nf_hook_ops twr_ops[] = {
 	{
 		.hook		= twr_hook,
 		.pf		= NFPROTO_IPV4,
-		.hooknum	= NF_INET_PRE_ROUTING,
-		.priority	= NF_IP_PRI_CONNTRACK - 1,
+		.hooknum	= NF_INET_LOCAL_IN,
+		.priority	= NF_IP_PRI_NAT_SRC - 2,
 	},
 	{
 		.hook		= twr_hook,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_OUT,
-		.priority	= NF_IP_PRI_CONNTRACK - 1,
+		.priority	= NF_IP_PRI_NAT_DST + 1,
 	},
 #ifdef CONFIG_IP_VS_IPV6
 	{
 		.hook		= twr_hook,
 		.pf		= NFPROTO_IPV6,
-		.hooknum	= NF_INET_PRE_ROUTING,
-		.priority	= NF_IP6_PRI_CONNTRACK - 1,
+		.hooknum	= NF_INET_LOCAL_IN,
+		.priority	= NF_IP6_PRI_NAT_SRC - 2,
 	},
 	{
 		.hook		= twr_hook,
 		.pf		= NFPROTO_IPV6,
 		.hooknum	= NF_INET_LOCAL_OUT,
-		.priority	= NF_IP6_PRI_CONNTRACK - 1,
+		.priority	= NF_IP6_PRI_NAT_DST + 1,
 	},
 #endif
 };
 
 /* /proc/net/ip_vs_tw_resched: "name value" lines. "active 1" tells a
  * script that reused TIME_WAIT/CLOSE tuples are rescheduled without a drop
- * in this namespace: our policy and IPVS's conn_reuse_mode both allow it.
+ * in this namespace: our policy allows it and conn_reuse_mode is not 0.
  */
 static int twr_stats_show(struct seq_file *seq, void *v)
 {
+	static const char * const w0[] = { "unknown", "keep", "resched" };
 	struct net *net = seq_file_single_net(seq);
 	struct twr_net *tn = twr_pernet(net);
 	unsigned long sum[TWR_CNT_MAX] = {};
@@ -361,8 +570,18 @@ static int twr_stats_show(struct seq_file *seq, void *v)
 
 	seq_printf(seq, "active %d\n",
 		   (READ_ONCE(tn->resched_mode) & TWR_MODE_TW_CLOSE) &&
-		   (sysctl_conn_reuse_mode(ipvs) & 1));
-	seq_printf(seq, "namespaces %d\n", atomic_read(&twr_netns_live));
+		   sysctl_conn_reuse_mode(ipvs));
+	/* What the module knows of the running IPVS (see twr_classify()). */
+	seq_printf(seq, "ipvs_drop_check %s\n", TWR_OLD_CONNTRACK_CHECK ?
+		   "confirmed" : "any");
+	seq_printf(seq, "ipvs_removed_server %s\n", TWR_NODEST_RESCHED ?
+		   "resched" : "drop");
+	seq_printf(seq, "ipvs_hooks %s\n", TWR_HOOKS_PER_SERVICE ?
+		   "per_service" : "always");
+	seq_printf(seq, "ipvs_drained_reuse0 %s\n",
+		   w0[atomic_read(&twr_drained_reuse0) + 1]);
+	if (net_eq(net, &init_net))
+		seq_printf(seq, "namespaces %d\n", atomic_read(&twr_netns_live));
 	for_each_possible_cpu(cpu) {
 		const struct twr_stats *s = per_cpu_ptr(tn->stats, cpu);
 
@@ -380,30 +599,29 @@ static int twr_stats_show(struct seq_file *seq, void *v)
 static int twr_timeout_max = INT_MAX / HZ;
 static int twr_mode_max = TWR_MODE_ALL;
 
-/* Write one state's timeout, remembering IPVS's value the first time.
- * Caller holds twr_mutex.
+/* Write one state's timeout; for a state only we set, remember IPVS's
+ * value the first time. Caller holds twr_mutex.
  */
 static void twr_set_timeout(struct twr_net *tn, int state, int jiffies)
 {
 	lockdep_assert_held(&twr_mutex);
-	if (!tn->tmo_ours[state])
+	if (!(TWR_TMO_SHARED & BIT(state)) && !(tn->tmo_set & BIT(state))) {
 		tn->tmo_orig[state] = READ_ONCE(tn->tcp_timeouts[state]);
-	tn->tmo_ours[state] = jiffies;
+		tn->tmo_set |= BIT(state);
+	}
 	WRITE_ONCE(tn->tcp_timeouts[state], jiffies);
 }
 
-/* Give back to IPVS every state we changed and nobody changed since. */
+/* Give IPVS back the states only we set. */
 static void twr_restore_timeouts(struct twr_net *tn)
 {
 	int s;
 
 	mutex_lock(&twr_mutex);
-	for (s = 0; s < IP_VS_TCP_S_LAST; s++) {
-		if (tn->tmo_ours[s] &&
-		    READ_ONCE(tn->tcp_timeouts[s]) == tn->tmo_ours[s])
+	for (s = 0; s < IP_VS_TCP_S_LAST; s++)
+		if (tn->tmo_set & BIT(s))
 			WRITE_ONCE(tn->tcp_timeouts[s], tn->tmo_orig[s]);
-		tn->tmo_ours[s] = 0;
-	}
+	tn->tmo_set = 0;
 	mutex_unlock(&twr_mutex);
 }
 
@@ -416,9 +634,11 @@ static void twr_restore_timeouts(struct twr_net *tn)
  * @ppos: file position
  *
  * Reads show IPVS's live value in seconds (so a change by ipvsadm --set is
- * visible); writes take 1 .. INT_MAX/HZ seconds and apply to entries that
- * enter the state afterwards. Anything else is refused with EINVAL and the
- * previous value stays.
+ * visible); writes take 1 .. INT_MAX/HZ seconds. IPVS copies the table's
+ * value into an entry on every packet it tracks, so a write reaches every
+ * entry at its next packet and new ones at once; an idle entry keeps what
+ * it had. Anything else is refused with EINVAL and the previous value
+ * stays.
  *
  * Return: 0 or a negative errno, as proc_dointvec_minmax().
  */
@@ -476,6 +696,10 @@ static const struct ctl_table twr_sysctl_template[] = {
 	{ }
 };
 
+/* Every namespace gets the whole directory, a container's too: each knob
+ * acts on its own namespace only, as ipvsadm --set does, which the root
+ * of any network namespace may run. The sysctl core lets that root write.
+ */
 static int twr_sysctl_init(struct net *net, struct twr_net *tn)
 {
 	size_t i, n = ARRAY_SIZE(twr_sysctl_template) - 1;
@@ -488,12 +712,6 @@ static int twr_sysctl_init(struct net *net, struct twr_net *tn)
 	tbl[0].data = &tn->resched_mode;
 	for (i = 1; i < n; i++)
 		tbl[i].extra1 = tn;
-
-	/* As IPVS does: no knobs for namespaces of unprivileged users. */
-	if (net->user_ns != &init_user_ns) {
-		tbl[0].procname = NULL;
-		n = 0;
-	}
 
 	tn->sysctl_hdr = register_net_sysctl_sz(net, "net/ipv4/vs/tw_resched",
 						tbl, n);
@@ -512,10 +730,12 @@ static void twr_sysctl_exit(struct twr_net *tn)
 }
 
 /* The values a namespace starts with: the module parameters for the
- * initial namespace; for every other namespace, a copy of what the initial
- * namespace was given through this module (parameters or sysctls) at the
- * time it is created. Docker and CNI create namespaces with nobody to
- * write their sysctls; they get the host's choice.
+ * initial namespace; for every other namespace, the initial namespace's
+ * resched_mode and its value of each state only this module sets, if it
+ * set it, at the time the namespace is created. Docker and CNI create
+ * namespaces with nobody to write their sysctls; they get the host's
+ * choice. ESTABLISHED and FIN_WAIT start as IPVS starts them, as after
+ * ipvsadm --set in the host, which IPVS does not copy either.
  */
 static void twr_net_defaults(struct net *net, struct twr_net *tn)
 {
@@ -531,8 +751,9 @@ static void twr_net_defaults(struct net *net, struct twr_net *tn)
 	} else {
 		tn->resched_mode = READ_ONCE(host->resched_mode);
 		for (s = 0; s < IP_VS_TCP_S_LAST; s++)
-			if (host->tmo_ours[s])
-				twr_set_timeout(tn, s, host->tmo_ours[s]);
+			if (host->tmo_set & BIT(s))
+				twr_set_timeout(tn, s,
+						READ_ONCE(host->tcp_timeouts[s]));
 	}
 	mutex_unlock(&twr_mutex);
 }
@@ -543,11 +764,16 @@ static int __net_init twr_net_init(struct net *net)
 	struct ip_vs_proto_data *pd;
 	int ret;
 
-	/* ip_vs's own pernet init ran before ours (we depend on it). */
+	/* ip_vs's own pernet init ran before ours (we depend on it); it has
+	 * TCP unless built without CONFIG_IP_VS_PROTO_TCP.
+	 */
 	pd = ip_vs_proto_data_get(net_ipvs(net), IPPROTO_TCP);
-	if (WARN_ON_ONCE(!pd || !pd->timeout_table))
+	if (!pd || !pd->timeout_table) {
+		pr_err("IPVS has no TCP in this namespace (CONFIG_IP_VS_PROTO_TCP?)\n");
 		return -EOPNOTSUPP;
+	}
 	tn->tcp_timeouts = pd->timeout_table;
+	spin_lock_init(&tn->probe_lock);
 
 	tn->stats = alloc_percpu(struct twr_stats);
 	if (!tn->stats)
@@ -588,6 +814,7 @@ static void __net_exit twr_net_exit(struct net *net)
 	atomic_dec(&twr_netns_live);
 	/* Waits for hooks in flight: nothing touches tn after this. */
 	nf_unregister_net_hooks(net, twr_ops, ARRAY_SIZE(twr_ops));
+	twr_probe_stop(tn);
 	remove_proc_entry("ip_vs_tw_resched", net->proc_net);
 	twr_sysctl_exit(tn);
 	twr_restore_timeouts(tn);
@@ -621,7 +848,8 @@ static int __init twr_init(void)
 	ret = register_pernet_subsys(&twr_net_ops);
 	if (ret)
 		return ret;
-	pr_info("loaded (resched_mode=%d)\n", resched_mode);
+	pr_info("loaded (resched_mode=%d, IPVS drop check: %s conntrack)\n",
+		resched_mode, TWR_OLD_CONNTRACK_CHECK ? "confirmed" : "any");
 	return 0;
 }
 
@@ -636,5 +864,5 @@ module_exit(twr_exit);
 MODULE_AUTHOR("ip_vs_tw_resched developers");
 MODULE_DESCRIPTION("IPVS: reschedule reused TCP tuples (TIME_WAIT, CLOSE, drained servers) without dropping the SYN");
 MODULE_LICENSE("GPL");
-MODULE_VERSION("0.1.0");
+MODULE_VERSION("0.2.0");
 MODULE_SOFTDEP("pre: ip_vs nf_conntrack");

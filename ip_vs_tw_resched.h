@@ -6,12 +6,14 @@
 #define _IP_VS_TW_RESCHED_H
 
 #include <linux/percpu.h>
+#include <linux/spinlock.h>
 #include <linux/sysctl.h>
 #include <net/ip_vs.h>
 
-/* Bits of net.ipv4.vs.tw_resched.resched_mode: which of the cases that
- * IPVS reschedules the module makes drop-free. The first two have the
- * meaning of the same bits of net.ipv4.vs.conn_reuse_mode.
+/* Bits of net.ipv4.vs.tw_resched.resched_mode: which kinds of entry the
+ * module makes drop-free when IPVS reschedules a SYN that meets one. An
+ * entry can be of several kinds (a TIME_WAIT entry of a drained server is
+ * TIME_WAIT/CLOSE and drained); it is handled if any of its bits is set.
  */
 #define TWR_MODE_TW_CLOSE	0x1	/* TIME_WAIT and CLOSE entries */
 #define TWR_MODE_FIN_WAIT	0x2	/* DR/TUN FIN_WAIT (no output seen) */
@@ -20,32 +22,65 @@
 				 TWR_MODE_NODEST)
 
 /**
- * enum twr_counter - what the hook did with a SYN that matched an IPVS entry
- * @TWR_CNT_RESCHED: rescheduled without a drop (old entry made reusable)
- * @TWR_CNT_CT_REMOVED: stale conntracks deleted for such SYNs
- * @TWR_CNT_SKIP_PERSISTENT: entry is controlled by a persistence template;
- *	IPVS never reschedules those (the client keeps its server)
- * @TWR_CNT_SKIP_FTP_DATA: entry is controlled by an FTP control connection
- * @TWR_CNT_SKIP_HAS_CHILDREN: entry controls live connections (FTP control);
- *	IPVS must not expire it
- * @TWR_CNT_SKIP_REUSE_OFF: net.ipv4.vs.conn_reuse_mode is 0 (or lacks the
- *	FIN_WAIT bit) so IPVS does not reschedule this entry at all
- * @TWR_CNT_SKIP_POLICY: resched_mode of this namespace leaves the case alone
+ * enum twr_counter - what became of a SYN that met an IPVS entry
+ * @TWR_CNT_RESCHED: IPVS rescheduled it and would have dropped it; the
+ *	module made it drop-free
+ * @TWR_CNT_CT_REMOVED: stale conntracks the module deleted for such SYNs
+ *	(each followed by a fresh one for the SYN)
+ * @TWR_CNT_NO_DROP: IPVS rescheduled it without a drop by itself (the SYN
+ *	carries a fresh conntrack, as after conntrack's own reopen of a
+ *	FIN-closed flow, or none): nothing to do
+ * @TWR_CNT_PROBE: given a fresh conntrack while the module did not yet
+ *	know whether this IPVS reschedules a drained server's entries with
+ *	conn_reuse_mode=0; right either way (see twr_classify())
+ * @TWR_CNT_SKIP_PERSISTENT: entry controlled by a persistence template;
+ *	IPVS keeps it on its server (no drop)
+ * @TWR_CNT_SKIP_FTP_DATA: entry controlled by an FTP control connection;
+ *	IPVS keeps it on its server (no drop)
+ * @TWR_CNT_SKIP_HAS_CHILDREN: entry controls live connections; IPVS keeps
+ *	it on its server (no drop)
+ * @TWR_CNT_SKIP_REUSE_OFF: conn_reuse_mode keeps IPVS from rescheduling
+ *	this entry; the SYN goes to the old server (no drop)
+ * @TWR_CNT_SKIP_POLICY: IPVS drops the SYN; resched_mode of this
+ *	namespace leaves it so
+ * @TWR_CNT_SKIP_CONNTRACK: IPVS drops the SYN; its conntrack could not be
+ *	renewed (found in the reply direction, in a zone other than the
+ *	default one that IPVS uses, or lost to a race)
+ * @TWR_CNT_SKIP_UNSURE: IPVS may or may not reschedule it (a live entry
+ *	of a drained server, conn_reuse_mode=0, before the module learned
+ *	which): left to IPVS
  * @TWR_CNT_MAX: number of counters
  */
 enum twr_counter {
 	TWR_CNT_RESCHED,
 	TWR_CNT_CT_REMOVED,
+	TWR_CNT_NO_DROP,
+	TWR_CNT_PROBE,
 	TWR_CNT_SKIP_PERSISTENT,
 	TWR_CNT_SKIP_FTP_DATA,
 	TWR_CNT_SKIP_HAS_CHILDREN,
 	TWR_CNT_SKIP_REUSE_OFF,
 	TWR_CNT_SKIP_POLICY,
+	TWR_CNT_SKIP_CONNTRACK,
+	TWR_CNT_SKIP_UNSURE,
 	TWR_CNT_MAX
 };
 
 struct twr_stats {
 	unsigned long cnt[TWR_CNT_MAX];
+};
+
+/**
+ * struct twr_probe - one SYN whose fate tells how IPVS treats drained
+ *	servers with conn_reuse_mode=0 (see twr_probe_seen())
+ * @ct: the fresh conntrack the SYN was given; referenced while set
+ * @daddr: the drained server's address
+ * @dport: its port
+ */
+struct twr_probe {
+	struct nf_conn *ct;
+	union nf_inet_addr daddr;
+	__be16 dport;
 };
 
 /**
@@ -56,9 +91,10 @@ struct twr_stats {
  *	jiffies, indexed by IP_VS_TCP_S_*; the sysctls read and write it
  *	directly so they always show the live value, whoever set it
  * @tmo_orig: IPVS's value of a state before our first write to it
- * @tmo_ours: the value we last wrote to a state, 0 if never; on unload a
- *	state still holding it gets @tmo_orig back, one changed since (by
- *	ipvsadm --set) keeps what the user set
+ * @tmo_set: states (bit IP_VS_TCP_S_*) this module wrote and owns: all
+ *	but ESTABLISHED and FIN_WAIT, which ipvsadm --set writes too
+ * @probe_lock: protects @probe
+ * @probe: the SYN being watched, if any
  * @sysctl_hdr: our net.ipv4.vs.tw_resched directory
  * @sysctl_tbl: table registered in @sysctl_hdr
  */
@@ -67,7 +103,9 @@ struct twr_net {
 	struct twr_stats __percpu *stats;
 	int *tcp_timeouts;
 	int tmo_orig[IP_VS_TCP_S_LAST];
-	int tmo_ours[IP_VS_TCP_S_LAST];
+	unsigned long tmo_set;
+	spinlock_t probe_lock;	/* protects probe */
+	struct twr_probe probe;
 	struct ctl_table_header *sysctl_hdr;
 	struct ctl_table *sysctl_tbl;
 };

@@ -40,9 +40,19 @@
 
 /* v5.2: shared SYSCTL_ZERO / SYSCTL_ONE bounds. */
 #ifndef TWR_HAVE_SYSCTL_ZERO
-static int twr_compat_zero, twr_compat_one = 1;
+static int twr_compat_zero __maybe_unused, twr_compat_one __maybe_unused = 1;
 #define SYSCTL_ZERO		((void *)&twr_compat_zero)
 #define SYSCTL_ONE		((void *)&twr_compat_one)
+#endif
+
+/* v4.20: nf_conntrack_in() takes the hook state. */
+#ifdef TWR_HAVE_CONNTRACK_IN_STATE
+#define twr_conntrack_in(skb, state)	nf_conntrack_in(skb, state)
+#else
+#define twr_conntrack_in(skb, state) ({				\
+	const struct nf_hook_state *__st = (state);			\
+	nf_conntrack_in(__st->net, __st->pf, __st->hook, skb);		\
+})
 #endif
 
 /* A real server that was removed sits in the trash without its AVAILABLE
@@ -55,6 +65,36 @@ static int twr_compat_zero, twr_compat_one = 1;
 #else
 #define twr_dest_available(dest) \
 	(READ_ONCE((dest)->flags) & IP_VS_DEST_F_AVAILABLE)
+#endif
+
+/* IPVS's reuse rules, as they changed with its headers (see Kbuild):
+ * which conntrack makes a rescheduled SYN a drop, and whether a SYN on an
+ * unavailable server's entry is rescheduled with expire_nodest_conn
+ * (before: dropped). sysctl_expire_nodest_conn() was private to
+ * ip_vs_core.c until the latter.
+ */
+#ifdef TWR_HAVE_OLD_CONNTRACK_CHECK
+#define TWR_OLD_CONNTRACK_CHECK	1
+#else
+#define TWR_OLD_CONNTRACK_CHECK	0
+#endif
+
+#ifdef TWR_HAVE_NODEST_RESCHED
+#define TWR_NODEST_RESCHED	1
+#define twr_expire_nodest_conn(ipvs)	sysctl_expire_nodest_conn(ipvs)
+#else
+#define TWR_NODEST_RESCHED	0
+#ifdef CONFIG_SYSCTL
+#define twr_expire_nodest_conn(ipvs)	READ_ONCE((ipvs)->sysctl_expire_nodest_conn)
+#else
+#define twr_expire_nodest_conn(ipvs)	((void)(ipvs), 0)
+#endif
+#endif
+
+#ifdef TWR_HAVE_HOOKS_AFMASK
+#define TWR_HOOKS_PER_SERVICE	1
+#else
+#define TWR_HOOKS_PER_SERVICE	0
 #endif
 
 #endif /* _TWR_COMPAT_H */

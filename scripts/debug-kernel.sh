@@ -3,12 +3,12 @@
 #
 # The suite on a debug kernel: build Linux from Debian's linux-source-6.12
 # with KASAN, KMEMLEAK, PROVE_LOCKING (lockdep + RCU checks),
-# DEBUG_ATOMIC_SLEEP and DEBUG_LIST, from a small config (x86_64 defconfig
-# and kvm_guest.config, minus graphics, sound, USB and wireless, plus what
-# the tests need; ip_vs as modules), build the module against it, and run
-# the stock-flavor suite in QEMU. The guest scans kmemleak at the end; any
-# report fails the run. (No legacy flavor here: the fixture is built
-# against Debian's headers.)
+# DEBUG_ATOMIC_SLEEP and DEBUG_LIST, from x86_64 defconfig,
+# kvm_guest.config, selftests/config (what the tests need, as a kernel CI
+# would build it) and scripts/debug-kernel.config (the debug options; no
+# graphics, sound, USB or wireless), build the module against it, and run
+# the suite in QEMU with KSFT_MACHINE_SLOW=yes. The guest scans kmemleak
+# at the end; any report fails the run.
 #
 #   scripts/debug-kernel.sh [FILTER]      (make debug-test)
 #
@@ -23,9 +23,9 @@ D=$CACHE/debug-kernel
 B=$TOP/build/debug
 FILTER=${1:-}
 TARBALL=/usr/src/linux-source-6.12.tar.xz
-# The build depends on the config fragment only: editing this script must
+# The build depends on the config fragments only: editing this script must
 # not throw away an hour of compiling.
-KEY=$(sha1sum "$TOP/scripts/debug-kernel.config" | cut -d' ' -f1)
+KEY=$(cat "$TOP/selftests/config" "$TOP/scripts/debug-kernel.config" | sha1sum | cut -d' ' -f1)
 mkdir -p "$D" "$B"
 
 "$TOP/scripts/deps.sh" || exit 1
@@ -45,12 +45,14 @@ if [[ ! -f $D/.stamp || $(cat "$D/.stamp") != "$KEY" ]]; then
 	mkdir -p "$SRC"
 	echo "# extracting $TARBALL"
 	tar -C "$SRC" -xf "$TARBALL" --strip-components=1
+	cp "$TOP/selftests/config" "$SRC/kernel/configs/twr-selftests.config"
 	cp "$TOP/scripts/debug-kernel.config" "$SRC/kernel/configs/twr-debug.config"
-	echo "# configuring: defconfig kvm_guest.config twr-debug.config"
+	echo "# configuring: defconfig kvm_guest.config twr-selftests.config twr-debug.config"
 	make -s -C "$SRC" defconfig >/dev/null &&
-		make -s -C "$SRC" kvm_guest.config twr-debug.config >/dev/null || exit 1
+		make -s -C "$SRC" kvm_guest.config twr-selftests.config twr-debug.config >/dev/null || exit 1
 	# What did not stick (a dependency missing) would make tests skip.
-	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' "$SRC/kernel/configs/twr-debug.config" |
+	missing=$(cat "$SRC/kernel/configs/twr-selftests.config" "$SRC/kernel/configs/twr-debug.config" |
+		grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' |
 		while read -r want; do grep -qx "$want" "$SRC/.config" || echo "$want"; done)
 	[[ -z $missing ]] || { echo "config options not taken: $missing" >&2; exit 1; }
 	echo "# building the debug kernel ($(nproc) CPUs)"
@@ -64,31 +66,35 @@ fi
 KVER=$(make -s -C "$SRC" kernelrelease)
 echo "# debug kernel $KVER (built in $(cat "$D/build-seconds") s)"
 
-# The module against it (W=1 and sparse as everywhere), the tools, the VM.
+# The module against it (W=1 and sparse as everywhere), the selftests, the VM.
 make -s -C "$TOP" export-src DEST="$B/src" &&
 	make -s -C "$B/src" KDIR="$SRC" check >"$B/build.log" 2>&1 ||
 	{ echo "not ok debug/build"; tail -n 20 "$B/build.log"; exit 1; }
 echo "ok debug/build ($KVER, W=1, sparse)"
-mkdir -p "$B/tools" "$B/legacy-none"
-for t in twtool twload; do
-	gcc -O2 -Wall -Wextra -Werror -o "$B/tools/$t" "$TOP/selftests/tools/$t.c" || exit 1
-done
+"$TOP/scripts/ksft-install.sh" "$B/ksft" >"$B/ksft.log" 2>&1 ||
+	{ echo "not ok debug/selftests-install"; tail -n 20 "$B/ksft.log"; exit 1; }
 MODROOT=$D/root "$TOP/scripts/mkinitramfs.sh" "$KVER" "$B/src/ip_vs_tw_resched.ko" \
-	"$B/legacy-none" "$B/tools" "$B/initramfs.cpio" >"$B/initramfs.log" 2>&1 ||
+	"$B/ksft" "$B/initramfs.cpio" >"$B/initramfs.log" 2>&1 ||
 	{ tail -n 20 "$B/initramfs.log"; exit 1; }
+tests=
+for t in $(cut -d: -f2 "$B/ksft/kselftest-list.txt"); do
+	[[ -n $FILTER && ! ${t%.sh} =~ $FILTER ]] && continue
+	tests+=${tests:+,}$t
+done
 
-# KASAN and lockdep slow everything down: a longer leash, and lighter
-# loads in the load tests (TWR_DEBUG_KERNEL, see run_suite.sh). no5lvl: with
-# -cpu max the guest would use 5-level paging, and this KASAN kernel then
-# reports a wild access in its first interrupt, before any module loads.
-VM_KERNEL=$SRC/arch/x86/boot/bzImage VM_TIMEOUT=${VM_TIMEOUT:-7200} VM_MEM=3072 \
-	VM_APPEND="no5lvl TWR_DEBUG_KERNEL=1" \
-	"$TOP/scripts/vm-run.sh" "$KVER" "$B/initramfs.cpio" stock "$B/vm" "$FILTER" |
-	tee "$B/results.log"
+# KASAN and lockdep slow everything down: a longer leash, and
+# KSFT_MACHINE_SLOW=yes (lighter loads, longer waits: selftests/lib.sh).
+# no5lvl: with -cpu max the guest would use 5-level paging, and this KASAN
+# kernel then reports a wild access in its first interrupt, before any
+# module loads.
+VM_TIMEOUT=${VM_TIMEOUT:-7200} VM_MEM=3072 VM_APPEND="no5lvl KSFT_MACHINE_SLOW=yes" \
+	"$TOP/scripts/vm-run.sh" "$KVER" "$SRC/arch/x86/boot/bzImage" "$B/initramfs.cpio" \
+	"$B/vm" "$tests" | tee "$B/results.log"
 rc=${PIPESTATUS[0]}
-pass=$(grep -cE '\] ok ' "$B/results.log")
-fail=$(grep -cE '\] not ok ' "$B/results.log")
-skipped=$(grep -cE '\] skip ' "$B/results.log")
+top='^\[[^]]*\] '
+pass=$(grep -E "${top}ok " "$B/results.log" | grep -cv '# SKIP')
+skipped=$(grep -E "${top}ok " "$B/results.log" | grep -c '# SKIP')
+fail=$(grep -cE "${top}not ok " "$B/results.log")
 echo
 echo "$pass passed, $fail failed, $skipped skipped"
 ((rc == 0 && fail == 0 && pass > 0))

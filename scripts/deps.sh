@@ -7,7 +7,9 @@
 #     (the tests boot them under QEMU; the host's own kernel is not used)
 #   - their sources (checkpatch, the legacy ip_vs fixture)
 #   - QEMU, the userland copied into the test VM, sparse
-#   - gnuplot for the benchmark's figure
+#   - rsync for kselftest's install, gnuplot for the benchmark's figure
+#   - HAProxy, nginx, ab, curl, keepalived and conntrackd, which some tests
+#     run inside the VM (their services are kept from starting here)
 set -euo pipefail
 
 PKGS=(
@@ -16,9 +18,13 @@ PKGS=(
 	linux-source-6.12
 	gcc make libc6-dev sparse python3 xz-utils cpio kmod dkms
 	qemu-system-x86
-	iproute2 ipvsadm iptables conntrack procps util-linux
-	gnuplot-nox
+	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
+	rsync gnuplot-nox
+	haproxy nginx-light apache2-utils curl keepalived conntrackd
 )
+# Servers among them run only inside the test VMs: their services must not
+# start on this machine.
+SERVICES=(haproxy nginx keepalived conntrackd)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -34,4 +40,27 @@ fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# policy-rc.d 101: packages install their services without starting them.
+prc=/usr/sbin/policy-rc.d
+saved=
+if [[ -e $prc ]]; then
+	saved=$(mktemp)
+	cp -p "$prc" "$saved"
+fi
+printf '#!/bin/sh\nexit 101\n' >"$prc"
+chmod 755 "$prc"
+rc=0
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+if [[ -n $saved ]]; then
+	mv "$saved" "$prc"
+else
+	rm -f "$prc"
+fi
+((rc == 0)) || exit $rc
+# ... nor start at the next boot, where systemd runs.
+if [[ -d /run/systemd/system ]]; then
+	for s in "${SERVICES[@]}"; do
+		[[ " ${missing[*]} " == *" $s"* ]] && { systemctl disable --now "$s" >/dev/null 2>&1 || true; }
+	done
+fi
+exit 0

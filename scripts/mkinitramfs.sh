@@ -3,16 +3,18 @@
 #
 # Build the test VM's root: an initramfs made of this machine's own
 # binaries (each with the libraries ldd lists), the kernel's network
-# modules, ip_vs_tw_resched.ko, the legacy ip_vs fixture and selftests/.
-# Debian's cloud kernels have no 9p, so the VM gets no shared directory.
+# modules, ip_vs_tw_resched.ko and the selftests as kselftest installed
+# them (scripts/ksft-install.sh). Debian's cloud kernels have no 9p, so
+# the VM gets no shared directory.
 #
-# usage: mkinitramfs.sh KVER MODULE.ko LEGACY_DIR TOOLS_DIR OUT.cpio
-#        TOOLS_DIR: the test tools (twtool, twload), built by prepare-vm.sh
-# env:   MODROOT: where lib/modules/KVER is (default /; the debug kernel's
-#        modules are installed elsewhere)
+# usage: mkinitramfs.sh KVER MODULE.ko KSFT_DIR OUT.cpio
+#        KSFT_DIR: run_kselftest.sh, kselftest/, kselftest-list.txt and
+#        net/ipvs_tw_resched/, put at /ksft
+# env:   MODROOT: where lib/modules/KVER is (default /: an installed
+#        kernel; kernels.sh names a private root for unpacked packages)
 set -euo pipefail
 
-KVER=$1 MODULE=$2 LEGACY=$3 TOOLS=$4 OUT=$5
+KVER=$1 MODULE=$2 KSFT=$3 OUT=$4
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
@@ -48,8 +50,14 @@ for b in bash sh cat ls mkdir rm cp mv ln seq wc tr cut sort head tail \
 	env chmod id stat readlink true false nproc expr grep sed awk \
 	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare touch mkfifo \
 	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi \
-	nstat; do
+	nstat perl stdbuf realpath sync ping; do
 	add_bin $b
+done
+
+# The software operators run, for the tests that use it (deps.sh installs
+# it; a test says SKIP where it is missing).
+for b in haproxy nginx ab curl keepalived conntrackd; do
+	type -P $b >/dev/null && add_bin $b
 done
 
 # iptables: argv[0] picks the applet; extensions are loaded with dlopen.
@@ -78,19 +86,27 @@ done
 mkdir -p "$ROOT/sbin"
 [[ -e $ROOT/sbin/modprobe ]] || ln -sf /usr/bin/kmod "$ROOT/sbin/modprobe"
 
-# Modules: the kernel's net, crypto and library modules, ours in extra/,
-# the legacy fixture aside in /legacy (moved into updates/ at boot).
+# perl runs kselftest's prefix.pl (its core modules are perl-base's).
+cp -a --parents /usr/lib/x86_64-linux-gnu/perl-base "$ROOT"
+# stdbuf (the kselftest runner uses it) preloads this.
+for so in /usr/libexec/coreutils/libstdbuf.so; do
+	[[ -e $so ]] && add_file "$so"
+done
+
+# Modules: the kernel's net, crypto and library modules, ours in extra/.
 M=/lib/modules/$KVER
 SRCM=${MODROOT:-}$M
-mkdir -p "$ROOT$M/extra" "$ROOT/legacy" "$ROOT/etc/depmod.d"
-cp "$SRCM"/modules.order "$SRCM"/modules.builtin "$SRCM"/modules.builtin.modinfo "$ROOT$M/"
+SRCM=${SRCM//\/\//\/}
+mkdir -p "$ROOT$M/extra" "$ROOT/etc/depmod.d"
+for f in modules.order modules.builtin modules.builtin.modinfo; do
+	[[ -e $SRCM/$f ]] && cp "$SRCM/$f" "$ROOT$M/"
+done
 for d in kernel/net kernel/lib kernel/crypto kernel/arch kernel/drivers/net; do
 	[[ -d $SRCM/$d ]] || continue
 	mkdir -p "$ROOT$M/$(dirname $d)"
 	cp -a "$SRCM/$d" "$ROOT$M/$d"
 done
 cp "$MODULE" "$ROOT$M/extra/"
-cp "$LEGACY"/*.ko "$ROOT/legacy/" 2>/dev/null || true
 echo "search updates extra built-in" >"$ROOT/etc/depmod.d/00-twr.conf"
 depmod -b "$ROOT" "$KVER"
 
@@ -102,9 +118,7 @@ echo "hosts: files" >"$ROOT/etc/nsswitch.conf"
 mkdir -p "$ROOT"/{proc,sys,dev,tmp,run,var} "$ROOT/usr/local/bin"
 ln -sf /run "$ROOT/var/run"
 
-cp "$TOOLS"/twtool "$TOOLS"/twload "$ROOT/usr/local/bin/"
-cp -r "$TOP/selftests" "$ROOT/selftests"
-rm -rf "$ROOT/selftests/tools"
+cp -a "$KSFT" "$ROOT/ksft"
 cp "$TOP/scripts/guest-init.sh" "$ROOT/init"
 chmod +x "$ROOT/init"
 

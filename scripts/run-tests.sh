@@ -3,51 +3,83 @@
 #
 # The whole test suite, one command (README, .ci/run):
 #   1. install dependencies (scripts/deps.sh)
-#   2. for each Debian cloud kernel (6.1, 6.12): build the module with W=1
-#      and sparse, no warnings allowed; build the legacy ip_vs fixture
-#   3. make install, DKMS install, modinfo; checkpatch on the sources
-#   4. boot each kernel under QEMU twice, stock and legacy ip_vs, and run
-#      selftests/ there
-# Ends with "N passed, N failed, N skipped"; exit 1 if anything failed or
-# nothing ran.
+#   2. for each kernel (scripts/kernels.sh: the installed Debian cloud
+#      kernels by default, or what -k names): build the module with W=1
+#      and sparse, no warnings allowed; install the selftests through a
+#      kernel tree's kselftest install; make the VM's initramfs
+#   3. make install, DKMS install, modinfo (installed kernels); checkpatch
+#   4. boot each kernel under QEMU and run the selftests there with the
+#      kernel's own kselftest runner (run_kselftest.sh)
+# Ends with "N passed, N failed, N skipped", counted from the results
+# (the kselftest runner's one per test program, and one per host step);
+# exit 1 if anything failed or nothing ran.
 #
-# usage: run-tests.sh [FILTER]     FILTER: only VM tests whose name matches
-#                                  this extended regex (e.g. 'snat_rst|sysctl')
-# env:   KERNELS="6.1.0-57-cloud-amd64 ..."  FLAVORS="stock legacy"
+# usage: run-tests.sh [-k SPEC]... [FILTER]
+#   -k SPEC   a kernel or kernels to test (kernels.sh: "debian", an
+#             installed release, a .deb or a directory of kernel .debs);
+#             repeatable; default: debian
+#   FILTER    only VM tests whose program name matches this extended
+#             regex (e.g. 'reuse_rst|sysctl')
+# env: TWR_LOAD_KERNELS  regex of kernel releases that also run the load
+#                        tests (odd_packets, sysctl_abuse,
+#                        unload_under_load, netns_churn); default: all
+#      VM_JOBS           VMs run at once (default 1)
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+SPECS=()
+while getopts "k:" o; do
+	case $o in
+	k) SPECS+=("$OPTARG") ;;
+	*) echo "usage: run-tests.sh [-k SPEC]... [FILTER]" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
 FILTER=${1:-}
 B=$TOP/build
 CACHE=${TWR_CACHE:-/var/cache/ip_vs_tw_resched}
 LOG=$B/test-results.log
+LOADTESTS="odd_packets.sh sysctl_abuse.sh unload_under_load.sh netns_churn.sh"
+# A kernel whose reuse matrix or baselines do not run fails: these may not skip.
+MUSTRUN='^(reuse_|drained_|removed_|persistence|conn_reuse_mode|vs_conntrack_0|lost_final_ack|ftp_data|syn_dropped|reply_direction|service_deleted)'
 mkdir -p "$B" "$CACHE"
 export TWR_CACHE=$CACHE
 : >"$LOG"
+start=$SECONDS
 
-result() {	# result ok|"not ok"|skip NAME [why]
+result() {	# result ok|"not ok" NAME [why]
 	echo "$*" | tee -a "$LOG"
 }
 
 "$TOP/scripts/deps.sh" || { result "not ok deps"; exit 1; }
 
-KERNELS=${KERNELS:-$("$TOP/scripts/kernels.sh")}
-FLAVORS=${FLAVORS:-stock legacy}
-[[ -n $KERNELS ]] || { result "not ok kernels (no cloud kernel with headers installed)"; exit 1; }
+((${#SPECS[@]})) || SPECS=(debian)
+if ! KLIST=$("$TOP/scripts/kernels.sh" "${SPECS[@]}" 2>"$B/kernels.err"); then
+	result "not ok kernels ($(cat "$B/kernels.err"))"
+	exit 1
+fi
+echo "# kernels: $(awk '{ printf "%s%s", n++ ? ", " : "", $1 ($2 == "-" ? " (headers only: compiled, not run)" : "") }' <<<"$KLIST")"
 
-# Per kernel: module (W=1, sparse), legacy fixture, initramfs.
+# Per kernel: module (W=1, sparse), selftests, initramfs.
 READY=()
-for k in $KERNELS; do
-	"$TOP/scripts/prepare-vm.sh" "$k" >"$B/prepare-$k.out"
+while read -r k img mroot kdir; do
+	"$TOP/scripts/prepare-vm.sh" "$k" "$img" "$mroot" "$kdir" >"$B/prepare-$k.out"
 	rc=$?
 	tee -a "$LOG" <"$B/prepare-$k.out"
-	((rc == 0)) && READY+=("$k")
-done
+	((rc == 0)) && [[ $img != - ]] && READY+=("$k $img")
+done <<<"$KLIST"
 
-# make install / DKMS / modinfo, per kernel (nothing stays installed).
-for k in $KERNELS; do
-	"$TOP/scripts/test-install.sh" "$k" 2>/dev/null | tee -a "$LOG"
-done
+# make install / DKMS / modinfo, on installed kernels (nothing stays
+# installed). Unpacked ones would need /lib/modules/KVER on this host.
+private=
+while read -r k img mroot kdir; do
+	if [[ $mroot == / ]]; then
+		"$TOP/scripts/test-install.sh" "$k" 2>/dev/null | tee -a "$LOG"
+	else
+		private+=" $k"
+	fi
+done <<<"$KLIST"
+[[ -n $private ]] && echo "# install tests (make install, DKMS) only on installed kernels, not on:$private"
 
 # checkpatch, from the newest linux-source's scripts/.
 series=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1 | sed -E 's/.*linux-source-(.*)\.tar\.xz/\1/')
@@ -67,21 +99,75 @@ else
 	grep -E -A3 '^(ERROR|WARNING|CHECK):' "$B/style.log" | sed 's/^/#   /' | head -n 40
 fi
 
-# The VM runs.
-for k in "${READY[@]}"; do
-	for f in $FLAVORS; do
-		echo "# booting $k with $f ip_vs"
-		"$TOP/scripts/vm-run.sh" "$k" "$B/initramfs-$k.cpio" "$f" "$B/vm/$k-$f" "$FILTER" |
-			tee -a "$LOG"
+# The VM runs: which tests on which kernel.
+tests_for() {	# tests_for KVER: comma list, or empty when none match
+	local k=$1 t out=
+
+	for t in $(cut -d: -f2 "$B/ksft-$k/kselftest-list.txt"); do
+		[[ -n $FILTER && ! ${t%.sh} =~ $FILTER ]] && continue
+		if [[ -n ${TWR_LOAD_KERNELS:-} && ! $k =~ $TWR_LOAD_KERNELS && " $LOADTESTS " == *" $t "* ]]; then
+			continue
+		fi
+		out+=${out:+,}$t
 	done
+	echo "$out"
+}
+if [[ -n ${TWR_LOAD_KERNELS:-} ]]; then
+	skipped_load=
+	for r in "${READY[@]}"; do
+		[[ ${r%% *} =~ $TWR_LOAD_KERNELS ]] || skipped_load+=" ${r%% *}"
+	done
+	[[ -n $skipped_load ]] &&
+		echo "# load tests ($LOADTESTS) not run on:$skipped_load (TWR_LOAD_KERNELS='$TWR_LOAD_KERNELS')"
+fi
+
+JOBS=${VM_JOBS:-1}
+pids=() outs=()
+flush() {	# wait for the running VMs, print their results in order
+	local i
+
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}"
+		tee -a "$LOG" <"${outs[$i]}"
+	done
+	pids=() outs=()
+}
+for r in "${READY[@]}"; do
+	k=${r%% *} img=${r#* }
+	t=$(tests_for "$k")
+	[[ -z $t && -n $FILTER ]] && continue
+	echo "# booting $k: $(tr ',' ' ' <<<"$t" | wc -w) test programs"
+	"$TOP/scripts/vm-run.sh" "$k" "$img" "$B/initramfs-$k.cpio" "$B/vm/$k" "$t" >"$B/vm-$k.out" 2>&1 &
+	pids+=($!) outs+=("$B/vm-$k.out")
+	((${#pids[@]} >= JOBS)) && flush
+done
+flush
+
+# Per kernel: tests that must not skip, and a kernel whose tests all
+# skipped, are failures.
+for r in "${READY[@]}"; do
+	k=${r%% *}
+	lines=$(grep -E "^\[$k\] (not )?ok [0-9]+ selftests: " "$LOG")
+	[[ -z $lines ]] && continue
+	sk=$(grep -E '# SKIP' <<<"$lines" | sed -E 's/.*selftests: [^:]+: ([^ ]+).*/\1/')
+	for t in $sk; do
+		[[ ${t%.sh} =~ $MUSTRUN ]] && result "not ok must_run/$k $t (skipped: this kernel's reuse matrix is incomplete)"
+	done
+	grep -qvE '# SKIP' <<<"$lines" || result "not ok all_skipped/$k (every test skipped)"
 done
 
 # A run whose VMs tested nothing is a failure, not a pass.
-grep -qE '^\[[^]]*\] (ok|not ok) ' "$LOG" || result "not ok vm (no test ran in any VM)"
+((${#READY[@]} == 0)) || grep -qE '^\[[^]]*\] (not )?ok [0-9]+ selftests: ' "$LOG" ||
+	result "not ok vm (no test ran in any VM)"
 
-pass=$(grep -cE '(^|\] )ok ' "$LOG")
-fail=$(grep -cE '(^|\] )not ok ' "$LOG")
-skipped=$(grep -cE '(^|\] )skip ' "$LOG")
+# Top-level results only: the host's steps, and per VM the runner's line
+# per test program plus its own checks; the programs' own subtests are
+# nested under "# ".
+top='^(\[[^]]*\] )?'
+pass=$(grep -E "${top}ok " "$LOG" | grep -cv '# SKIP')
+skipped=$(grep -E "${top}ok " "$LOG" | grep -c '# SKIP')
+fail=$(grep -cE "${top}not ok " "$LOG")
 echo
+echo "# $(((SECONDS - start) / 60)) min"
 echo "$pass passed, $fail failed, $skipped skipped"
 ((fail == 0 && pass > 0))

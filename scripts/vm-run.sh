@@ -1,17 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot one Debian kernel under QEMU (TCG) with an initramfs from
-# mkinitramfs.sh, run the selftests for one ip_vs flavor, and print the
-# results. panic_on_warn=1: a kernel WARN ends the run, and a run that does
-# not reach its end marker counts as a failure, as does any kernel problem
-# on the console. slab_nomerge: every cache keeps its own name in
+# Boot one kernel under QEMU (TCG) with an initramfs from mkinitramfs.sh,
+# run the selftests there through kselftest's runner, and print what they
+# reported, each line tagged with the kernel. panic_on_warn=1: a kernel
+# WARN ends the run; a run that does not reach its end marker, or reports
+# fewer results than its plan, counts as a failure, as does any kernel
+# problem on the console. slab_nomerge: every cache keeps its own name in
 # /proc/slabinfo, so the tests can count ip_vs_conn and net_namespace.
 #
-# usage: vm-run.sh KVER INITRAMFS FLAVOR OUTDIR [FILTER]
-# env:   VM_TIMEOUT (s, 1200) VM_MEM (MiB, 2048) VM_SMP (vCPUs, 2)
+# usage: vm-run.sh KVER IMAGE INITRAMFS OUTDIR [TESTS]
+#        TESTS: comma-separated test names (default: all)
+# env:   VM_TIMEOUT (s, 3600) VM_MEM (MiB, 2048) VM_SMP (vCPUs, 2)
 #        VM_MODE (test|bench)
-#        VM_KERNEL: the kernel image (default /boot/vmlinuz-KVER)
 #        VM_APPEND: more kernel parameters; NAME=VALUE ones without a dot
 #        reach the guest's init (and the tests) as environment variables
 #        VM_ICOUNT: QEMU -icount options (e.g. shift=4,sleep=off): guest
@@ -20,9 +21,9 @@
 # Exit: 0 all passed, 1 otherwise. OUTDIR gets console.log and results.log.
 set -uo pipefail
 
-KVER=$1 INITRD=$2 FLAVOR=$3 OUT=$4 FILTER=${5:-}
-TIMEOUT=${VM_TIMEOUT:-1200}
-MODE=${VM_MODE:-test}		# test | bench (scripts/bench.sh)
+KVER=$1 IMAGE=$2 INITRD=$3 OUT=$4 TESTS=${5:-}
+TIMEOUT=${VM_TIMEOUT:-3600}
+MODE=${VM_MODE:-test}
 MEM=${VM_MEM:-2048}
 SMP=${VM_SMP:-2}
 mkdir -p "$OUT"
@@ -31,19 +32,27 @@ rm -f "$OUT/console.log" "$OUT/results.log"
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg -cpu max -smp "$SMP" -m "$MEM" ${VM_ICOUNT:+-icount "$VM_ICOUNT"} \
 	-nodefaults -display none -no-reboot \
-	-kernel "${VM_KERNEL:-/boot/vmlinuz-$KVER}" -initrd "$INITRD" \
-	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 slab_nomerge twr.flavor=$FLAVOR twr.filter=$FILTER twr.mode=$MODE ${VM_APPEND:-}" \
+	-kernel "$IMAGE" -initrd "$INITRD" \
+	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 slab_nomerge twr.tests=$TESTS twr.mode=$MODE ${VM_APPEND:-}" \
 	-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" \
 	</dev/null >"$OUT/qemu.log" 2>&1
 qrc=$?
 
-tag="[${KVER%%-*}/$FLAVOR]"
-sed "s|^|$tag |" "$OUT/results.log" | tr -d '\r'
+tag="[$KVER]"
+tr -d '\r' <"$OUT/results.log" | sed "s|^|$tag |"
 rc=0
 if ! grep -q '^TWR-DONE' "$OUT/results.log"; then
-	echo "$tag not ok vm_run (suite did not finish; qemu exit $qrc; see $OUT/console.log)"
+	echo "$tag not ok vm_run (the run did not finish; qemu exit $qrc; see $OUT/console.log)"
 	tail -n 40 "$OUT/console.log" | sed "s|^|$tag #   |"
 	rc=1
+fi
+if [[ $MODE == test ]]; then
+	plan=$(sed -nE 's/^1\.\.([0-9]+)\r?$/\1/p' "$OUT/results.log" | head -n 1)
+	got=$(grep -cE '^(not )?ok [0-9]+ selftests: ' "$OUT/results.log")
+	if [[ -z $plan || $got -ne $plan ]]; then
+		echo "$tag not ok vm_results (kselftest planned ${plan:-nothing}, reported $got)"
+		rc=1
+	fi
 fi
 BAD="Kernel panic|$(sed -n "s/^KERNEL_BAD_RE='\(.*\)'$/\1/p" "$(dirname "$0")/../selftests/lib.sh")"
 if grep -qE "$BAD" "$OUT/console.log"; then
@@ -51,5 +60,5 @@ if grep -qE "$BAD" "$OUT/console.log"; then
 	grep -E -A20 "$BAD" "$OUT/console.log" | head -40 | sed "s|^|$tag #   |"
 	rc=1
 fi
-grep -q '^not ok' "$OUT/results.log" && rc=1
+grep -qE '^not ok ' "$OUT/results.log" && rc=1
 exit $rc

@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install the selftests the way a kernel CI gets them: put selftests/ into
+# a kernel tree as tools/testing/selftests/net/ipvs_tw_resched and run
+# that tree's own kselftest install for that target. The tree is the
+# kselftest part of Debian's linux-source-6.12 (its tools/testing/selftests
+# framework files: Makefile, lib.mk, kselftest/, run_kselftest.sh, the
+# kselftest headers), extracted once into $TWR_CACHE and never copied
+# into this repository.
+#
+# usage: ksft-install.sh OUTDIR
+#   OUTDIR gets run_kselftest.sh, kselftest/, kselftest-list.txt and
+#   net/ipvs_tw_resched/ (the tests, their helpers and C tools).
+set -euo pipefail
+
+OUT=$1
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${TWR_CACHE:-/var/cache/ip_vs_tw_resched}
+TAR=$(ls /usr/src/linux-source-6.12.tar.xz 2>/dev/null || ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1)
+SER=$(basename "$TAR" .tar.xz)
+KT=$CACHE/ksft/$SER
+K=$KT/tools/testing/selftests
+
+if [[ ! -f $KT/.done ]]; then
+	rm -rf "$KT"
+	mkdir -p "$KT"
+	tar -C "$KT" -xf "$TAR" --strip-components=1 \
+		"$SER/tools/testing/selftests/Makefile" \
+		"$SER/tools/testing/selftests/lib.mk" \
+		"$SER/tools/testing/selftests/kselftest" \
+		"$SER/tools/testing/selftests/run_kselftest.sh" \
+		"$SER/tools/testing/selftests/kselftest_install.sh" \
+		"$SER/tools/testing/selftests/kselftest.h" \
+		"$SER/tools/testing/selftests/kselftest_harness.h" \
+		"$SER/scripts/subarch.include"
+	touch "$KT/.done"
+fi
+
+T=$K/net/ipvs_tw_resched
+rm -rf "$T" "$OUT"
+mkdir -p "$T" "$OUT"
+cp -a "$TOP"/selftests/. "$T"/
+rm -f "$T"/twtool "$T"/twload
+make -s -C "$K" TARGETS=net/ipvs_tw_resched install INSTALL_PATH="$OUT" >"$OUT.make.log" 2>&1 ||
+	{ cat "$OUT.make.log"; exit 1; }
+[[ -x $OUT/run_kselftest.sh && -s $OUT/kselftest-list.txt && -x $OUT/net/ipvs_tw_resched/twtool ]] ||
+	{ echo "kselftest install of net/ipvs_tw_resched incomplete in $OUT" >&2; exit 1; }
+echo "installed with $SER's kselftest: $(wc -l <"$OUT/kselftest-list.txt") tests in $OUT"

@@ -33,9 +33,23 @@
 # VIP. With the module: skip_ftp_data rose by N, skip_has_children by 1,
 # resched by 0.
 #
-# usage: ftp_data.sh [-m yes|no] [-n N]
+# usage: ftp_data.sh                    both runs, as a pair (KTAP)
+#        ftp_data.sh -m yes|no [-n N]   one run (default n 3)
 
 source "$(dirname "$0")/lib.sh"
+
+# Without arguments (as the kselftest runner starts it): both runs, judged
+# as a pair.
+if (($# == 0)); then
+	require_root
+	ipvs_traits
+	ktap_header 2
+	sub ftp_data_nomodule bash "$0" -m no
+	brc=$?
+	sub ftp_data_module bash "$0" -m yes
+	((brc == 0)) || log "the baseline failed, so the run with the module proves nothing"
+	ktap_finish
+fi
 
 MODULE=no N=3
 while getopts "m:n:" o; do
@@ -59,6 +73,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+ipvs_traits
 dmesg_mark
 module_state "$MODULE"
 topology
@@ -119,7 +134,7 @@ data_connect() {
 		fail "data connection $1 served by $SERVER, its control connection by $CTL_SERVER"
 }
 
-log "module=$MODULE n=$N ip_vs=$(modinfo -F legacy_reuse_check ip_vs 2>/dev/null | grep -q . && echo legacy || echo stock)"
+log "module=$MODULE n=$N, IPVS drop check: $(ipvs_trait drop_check) conntrack"
 control_open
 first=$CTL_SERVER
 log "control connection: server $first, PASV answer $(sed -nE 's/.*(data=[^ ]+).*/\1/p' "$TMP/ctl.out")"
@@ -148,5 +163,5 @@ if [[ $MODULE == yes ]]; then
 	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched)
 	counters_expect "$dir" resched=0 skip_ftp_data=$N skip_has_children=1
 fi
-echo "PASS"
+echo "# PASS"
 exit $ksft_pass

@@ -10,17 +10,81 @@ ksft_skip=4
 
 TWR_MOD=ip_vs_tw_resched
 SLOW_MS=900		# a connect this slow waited for a SYN retransmit
+DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The C tools are installed beside the scripts (TEST_GEN_FILES).
+PATH=$DIR:$PATH
+
+# KSFT_MACHINE_SLOW=yes (what kernel CIs set on slow runners, and what
+# scripts/debug-kernel.sh sets for its KASAN/lockdep kernel): lighter loads
+# and TWR_SCALE times the waits.
+if [[ ${KSFT_MACHINE_SLOW:-} == yes ]]; then
+	TWR_SLOW=1 TWR_SCALE=3
+else
+	TWR_SLOW=0 TWR_SCALE=1
+fi
 
 log() { echo "# $*"; }
 
 fail() {
-	echo "FAIL: $*"
+	echo "# FAIL: $*"
 	exit $ksft_fail
 }
 
 skip() {
-	echo "SKIP: $*"
+	echo "# SKIP: $*"
 	exit $ksft_skip
+}
+
+# ---------------------------------------------------------------------------
+# KTAP. A test program prints its own plan and one result per subtest
+# (a run without and a run with the module, or one step of a larger
+# check); the kselftest runner nests that output under its own result.
+#   ktap_header N          "TAP version 13" and the plan
+#   sub NAME CMD...        run CMD in a subshell (fail/skip end only it;
+#                          the namespaces it made are removed on its exit),
+#                          report "ok N NAME", "not ok N NAME" or
+#                          "ok N NAME # SKIP reason"
+#   ktap_finish            totals; exit 1 if anything failed, 4 if
+#                          everything skipped, else 0
+KTAP_N=0 KTAP_PASS=0 KTAP_FAIL=0 KTAP_SKIP=0
+ktap_header() {
+	echo "TAP version 13"
+	echo "1..$1"
+}
+
+ktap_result() {	# ktap_result ok|fail|skip NAME [reason]
+	KTAP_N=$((KTAP_N + 1))
+	case $1 in
+	ok) KTAP_PASS=$((KTAP_PASS + 1)); echo "ok $KTAP_N $2" ;;
+	skip) KTAP_SKIP=$((KTAP_SKIP + 1)); echo "ok $KTAP_N $2 # SKIP ${3:-}" ;;
+	*) KTAP_FAIL=$((KTAP_FAIL + 1)); echo "not ok $KTAP_N $2${3:+ # $3}" ;;
+	esac
+}
+
+# SUB_OUT holds the last subtest's output, for the program to read.
+SUB_OUT=
+sub() {
+	local name=$1 rc out t0=$SECONDS
+
+	shift
+	out=$( (trap cleanup_ns EXIT; "$@") 2>&1)
+	rc=$?
+	SUB_OUT=$out
+	[[ -n $out ]] && printf '%s\n' "$out" | sed -E 's/^([^#])/# \1/'
+	echo "# $name: $((SECONDS - t0)) s"
+	case $rc in
+	0) ktap_result ok "$name" ;;
+	4) ktap_result skip "$name" "$(sed -n 's/^# SKIP: //p' <<<"$out" | tail -n 1)" ;;
+	*) ktap_result fail "$name" "exit=$rc" ;;
+	esac
+	return $rc
+}
+
+ktap_finish() {
+	echo "# Totals: pass:$KTAP_PASS fail:$KTAP_FAIL xfail:0 xpass:0 skip:$KTAP_SKIP error:0"
+	((KTAP_FAIL)) && exit $ksft_fail
+	((KTAP_PASS == 0 && KTAP_SKIP > 0)) && exit $ksft_skip
+	exit $ksft_pass
 }
 
 require_cmd() {
@@ -84,9 +148,10 @@ veth() {
 	ip -n "$3" link set "$4" up
 }
 
-# wait_for SECONDS CMD...: poll CMD until it succeeds; 1 on timeout.
+# wait_for SECONDS CMD...: poll CMD until it succeeds; 1 on timeout
+# (SECONDS times TWR_SCALE on a slow machine).
 wait_for() {
-	local end=$((SECONDS + $1))
+	local end=$((SECONDS + $1 * TWR_SCALE))
 
 	shift
 	until "$@"; do
@@ -118,6 +183,37 @@ module_state() {
 			rmmod $TWR_MOD || fail "rmmod $TWR_MOD"
 		fi
 	fi
+}
+
+# ipvs_trait NAME: what the running IPVS does, as the module was built to
+# know it (the ipvs_* lines of /proc/net/ip_vs_tw_resched): drop_check
+# (any: the 4.6 - 5.8 check, a rescheduled SYN is dropped whenever it has
+# a conntrack; confirmed: only an old, confirmed one), removed_server
+# (resched or drop: a SYN on a removed server's entry with
+# expire_nodest_conn), hooks (per_service: IPVS sees packets only while a
+# service exists; always), drained_reuse0 (unknown, keep, resched). The
+# baselines then check that IPVS really behaves so: a module that
+# misjudged its kernel fails them.
+# ipvs_traits reads them once (loading the module for a moment if it is
+# not loaded) into exported TWR_IPVS_<NAME> variables, so that subshells
+# and helper scripts see them too; ipvs_trait NAME prints one.
+ipvs_traits() {
+	local k v loaded=0
+
+	[[ -n ${TWR_IPVS_DROP_CHECK:-} ]] && return 0
+	module_loaded $TWR_MOD && loaded=1
+	modprobe $TWR_MOD || fail "modprobe $TWR_MOD (to read what it knows of IPVS)"
+	while read -r k v; do
+		[[ $k == ipvs_* ]] && export "TWR_IPVS_$(tr a-z A-Z <<<"${k#ipvs_}")=$v"
+	done </proc/net/ip_vs_tw_resched
+	((loaded)) || rmmod $TWR_MOD || fail "rmmod $TWR_MOD"
+	[[ -n ${TWR_IPVS_DROP_CHECK:-} ]] || fail "the module does not say ipvs_drop_check"
+}
+ipvs_trait() {
+	local v="TWR_IPVS_$(tr a-z A-Z <<<"$1")"
+
+	[[ -n ${!v:-} ]] || fail "ipvs_trait $1: call ipvs_traits first"
+	echo "${!v}"
 }
 
 # twr_counter NS NAME: one counter of /proc/net/ip_vs_tw_resched ("" for
@@ -185,19 +281,35 @@ dmesg_check() {
 # Set before calling topology():
 #   FAMILY   4 or 6
 #   CLOSE    fin: client FIN first | rst: real server RST | crst: client RST
-#   IPT      nft or legacy (iptables flavor of the SNAT box and director)
+#   IPT      nft or legacy (iptables flavor of the SNAT box and director;
+#            default: nft if this kernel takes its rules, see TWR_IPT)
 #   SLOTS    parallel clients; slot j leaves the SNAT box as
 #            SNAT_IP:(40000 + j), from its own client address
 #   LOCAL    yes: the client runs on the director itself (slot 0 only,
 #            bound to DIR_CLIENT_IP:40000); no SNAT box in the path
 #   PERSIST  seconds of IPVS persistence (ipvsadm -p), empty for none
+#   SRV      what the real servers do (twtool server's mode): fin or rst
+#            as CLOSE says, or echo; none: no server started (the test
+#            starts its own)
 #   METHOD   nat (default) | dr | tun: IPVS forwarding. dr and tun put the
 #            SNAT box, director and real servers on one bridged segment
 #            (switch namespace sw, 10.0.2.0/24): the real servers carry the
 #            VIP on lo (dr) or tunl0 (tun) and answer the client directly,
 #            so the director sees only the client's side of the flow.
 # Sets cl nat dir rs1 rs2 (namespace names), and the address variables.
-FAMILY=${FAMILY:-4} CLOSE=${CLOSE:-fin} IPT=${IPT:-nft} SLOTS=${SLOTS:-1}
+# iptables-nft where the kernel has what it needs (Linux 5.4 built without
+# CONFIG_NFT_COUNTER refuses every rule it makes), else iptables-legacy;
+# found once per test program and handed down in TWR_IPT.
+if [[ -z ${TWR_IPT:-} ]]; then
+	TWR_IPT=legacy
+	_p="twr-ipt-$$"
+	if ip netns add "$_p" 2>/dev/null; then
+		ip netns exec "$_p" iptables-nft -A INPUT -p tcp -j ACCEPT 2>/dev/null && TWR_IPT=nft
+		ip netns del "$_p"
+	fi
+	export TWR_IPT
+fi
+FAMILY=${FAMILY:-4} CLOSE=${CLOSE:-fin} IPT=${IPT:-$TWR_IPT} SLOTS=${SLOTS:-1}
 LOCAL=${LOCAL:-no} PERSIST=${PERSIST:-} METHOD=${METHOD:-nat}
 SNAT_PORT=40000
 declare -A RS_IP=()
@@ -344,9 +456,10 @@ topology() {
 	n "$dir" $IPTABLES -t nat -A POSTROUTING -s $NOISE_NET \
 		-j MASQUERADE || fail "director nat rule"
 
+	[[ ${SRV:-} == none ]] && return 0
 	for rs in rs1 rs2; do
 		# Not through n(): a bash in between would report the kill.
-		ip netns exec "${!rs}" twtool server 80 $rs $srvclose &
+		ip netns exec "${!rs}" twtool server 80 $rs ${SRV:-$srvclose} &
 		disown	# cleanup_ns kills it with its namespace
 	done
 	wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
@@ -438,3 +551,37 @@ connect_once() {
 	out=$($(client_cmd 0)) || fail "connect ${1:-} failed: $out"
 	parse_conn "$out" || fail "connect ${1:-}: no server id in '$out'"
 }
+
+# ---------------------------------------------------------------------------
+# Reuse cases: one side of a case is a run of snat_port_reuse.sh; a case
+# program runs it without and with the module and judges the pair. The
+# baseline without the module is what proves that the topology reproduces
+# the drop (or, where this IPVS has no drop, that it does not): a
+# baseline that fails leaves its with-module twin proving nothing, and the
+# program fails.
+reuse() { bash "$DIR/snat_port_reuse.sh" "$@"; }
+
+# result KEY: a field of the last subtest's RESULT line.
+result() {
+	sed -nE "s/.*# RESULT .*\\<$1=([^ ]+).*/\\1/p" <<<"$SUB_OUT" | tail -n 1
+}
+
+# pair NAME BASELINE_ARGS -- MODULE_ARGS: the two subtests of one case.
+pair() {
+	local name=$1 base=() mod=() rc
+
+	shift
+	while (($#)) && [[ $1 != -- ]]; do
+		base+=("$1")
+		shift
+	done
+	shift
+	mod=("$@")
+	sub "${name}_nomodule" reuse "${base[@]}"
+	rc=$?
+	sub "${name}_module" reuse -m yes "${mod[@]}"
+	((rc == 0)) || log "${name}: the baseline failed, so the run with the module proves nothing"
+}
+
+# A pair header line that says what this kernel's IPVS is expected to do.
+expect_note() { log "this kernel's IPVS: $*"; }

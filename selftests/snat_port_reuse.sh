@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Clients behind an SNAT box reuse their source port while IPVS still holds
-# the previous connection of that tuple (TIME_WAIT after a FIN close, CLOSE
-# after an RST).
+# One side (without or with the module) of a reuse case: clients behind an
+# SNAT box reuse their source port while IPVS still holds the previous
+# connection of that tuple (TIME_WAIT after a FIN close, CLOSE after an
+# RST). The case programs (reuse_*.sh, drained_server*.sh, ...) run it
+# twice and judge the two runs as a pair.
 #
 #   client                snat box                director               real servers
 #  +---------+        +---------------+        +------------------+      +-------------+
@@ -19,7 +21,7 @@
 #                                              | 10.0.2.3:40000   |
 #                                              +------------------+
 #   IPv6 (-6): the same with fd00:1::/64, fd00:2::/64 (VIP fd00:2::2),
-#   fd00:3::/64, fd00:4::/64.
+#   fd00:3::/64, fd00:4::/64. DR/TUN (-f): one bridged segment, see lib.sh.
 #
 # Every connection of client j leaves the SNAT box as 10.0.2.1:(40000+j).
 # The box forgets a flow after 1 s; IPVS keeps it 120 s (TIME_WAIT) or 10 s
@@ -32,20 +34,22 @@
 #   -c fin|rst|crst  how connections end: client FIN first, real server
 #                    RST, client RST                          (default fin)
 #   -m yes|no        ip_vs_tw_resched loaded                  (default no)
-#   -e EXPECT        slow: the bug must reproduce (at least N-1 of N reused
-#                    connects >= 900 ms); fast: none may, no SYN
+#   -e EXPECT        slow: the drop must reproduce (at least N-1 of N
+#                    reused connects >= 900 ms); fast: none may, no SYN
 #                    retransmit, both real servers used; same: IPVS must
 #                    not reschedule (no slow connect, every reuse served by
 #                    the first server); any: report only     (default any)
-#   -n N             rounds of reuse                          (default 8)
+#   -n N             rounds of reuse                          (default 6)
 #   -j SLOTS         clients connecting in parallel each round (default 1)
 #   -6               IPv6
 #   -L               the client runs on the director itself (local output)
-#   -t nft|legacy    iptables flavor                          (default nft)
+#   -t nft|legacy    iptables flavor        (default nft where the kernel
+#                    takes its rules: lib.sh, TWR_IPT)
 #   -p MODE          the director's net.ipv4.vs.tw_resched.resched_mode
 #   -r MODE          the director's net.ipv4.vs.conn_reuse_mode (default 1)
 #   -k 0|1           the director's net.ipv4.vs.conntrack     (default 1)
-#   -P SECONDS       IPVS persistence (ipvsadm -p)
+#   -P SECONDS       IPVS persistence (ipvsadm -p); with -d drain also
+#                    expire_quiescent_template=1, as kube-proxy sets it
 #   -f dr|tun        IPVS direct routing or tunnelling instead of NAT,
 #                    with conn_reuse_mode=3: the director sees only the
 #                    client's packets, so an entry ends in FIN_WAIT (no
@@ -57,18 +61,27 @@
 #                    reschedules entries of weight-0 servers in any state);
 #                    remove keeps it 0 (with 1, IPVS flushes a removed
 #                    server's entries at once, so no SYN would meet them)
+#   -K yes|no|any    with -d: the unavailable server must serve every
+#                    reused tuple (yes: IPVS does not reschedule them
+#                    here), none of them (no, the default), or either
+#                    (any: for a baseline that measures which)
+#   -I               the director drops ctstate INVALID in FORWARD, as
+#                    kube-proxy's KUBE-FORWARD chain does
 #
 # Every run also asserts: all connects succeed, every reuse met an IPVS
 # entry in TIME_WAIT/CLOSE, the director's conntrack of each new flow has
 # its reply direction from the real server that answered (not checked with
 # -k 0: IPVS then keeps its traffic out of conntrack), the SNAT box dropped
-# nothing, with -d no reuse went to the unavailable server, and with the
-# module loaded its counters rose by exactly what happened.
+# nothing, with -d no reuse went to the unavailable server (with -K every
+# one did), and with the module loaded its counters rose by exactly what
+# this kernel's IPVS makes of the case (see expect_counters below).
+# The last line is "RESULT ... slow=S total=T staged=G wrong=W", for the
+# case program.
 
 source "$(dirname "$0")/lib.sh"
 
-MODULE=no EXPECT=any N=8 POLICY= REUSE= CONNTRACK=1 DRAIN=
-while getopts "c:m:e:n:j:6Lt:p:r:k:P:d:f:" o; do
+MODULE=no EXPECT=any N=6 POLICY= REUSE= CONNTRACK=1 DRAIN= KEEP=no INVALID=no
+while getopts "c:m:e:n:j:6Lt:p:r:k:P:d:f:K:I" o; do
 	case $o in
 	c) CLOSE=$OPTARG ;;
 	m) MODULE=$OPTARG ;;
@@ -84,6 +97,8 @@ while getopts "c:m:e:n:j:6Lt:p:r:k:P:d:f:" o; do
 	P) PERSIST=$OPTARG ;;
 	d) DRAIN=$OPTARG ;;
 	f) METHOD=$OPTARG ;;
+	K) KEEP=$OPTARG ;;
+	I) INVALID=yes ;;
 	*) fail "bad option" ;;
 	esac
 done
@@ -98,16 +113,21 @@ if [[ $METHOD != nat ]]; then
 	[[ $CLOSE == fin ]] || fail "-f $METHOD needs -c fin: the director never sees the server's RST"
 	REUSE=${REUSE:-3} REUSABLE="FIN_WAIT"
 fi
+REUSE=${REUSE:-1}
 
 TMP=$(mktemp -d)
 trap 'cleanup_ns; rm -rf "$TMP"' EXIT
+ipvs_traits
 dmesg_mark
 module_state "$MODULE"
 topology
 [[ -n $POLICY ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.resched_mode "$POLICY"
-[[ -n $REUSE ]] && sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode "$REUSE"
+sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode "$REUSE"
 sysctl_w "$dir" net.ipv4.vs.conntrack "$CONNTRACK"
 [[ $DRAIN == drain ]] && sysctl_w "$dir" net.ipv4.vs.expire_nodest_conn 1
+[[ $DRAIN == drain && -n $PERSIST ]] && sysctl_w "$dir" net.ipv4.vs.expire_quiescent_template 1
+[[ $INVALID == yes ]] && { n "$dir" $IPTABLES -A FORWARD -m conntrack --ctstate INVALID -j DROP ||
+	fail "INVALID drop rule"; }
 # CLOSE entries live 10 s in IPVS and in conntrack. A VM slowed down by a
 # busy host once let two of 16 expire before their reuse (the connects
 # were fast, but no reuse happened). 30 s where we can set it: conntrack
@@ -168,9 +188,9 @@ make_unavailable() {
 }
 
 log "close=$CLOSE module=$MODULE expect=$EXPECT n=$N slots=$SLOTS ipv$FAMILY" \
-	"local=$LOCAL $IPTABLES policy=${POLICY:-default} conn_reuse_mode=${REUSE:-1}" \
-	"conntrack=$CONNTRACK persist=${PERSIST:-no} unavailable=${DRAIN:-no} method=$METHOD" \
-	"ip_vs=$(modinfo -F legacy_reuse_check ip_vs 2>/dev/null | grep -q . && echo legacy || echo stock)"
+	"local=$LOCAL $IPTABLES policy=${POLICY:-default} conn_reuse_mode=$REUSE" \
+	"conntrack=$CONNTRACK persist=${PERSIST:-no} unavailable=${DRAIN:-no} keep=$KEEP" \
+	"method=$METHOD IPVS drop check: $(ipvs_trait drop_check) conntrack"
 
 drops0=$(snat_drops)
 round first
@@ -192,7 +212,7 @@ for ((i = 1; i <= N; i++)); do
 	fi
 	# Did the entry live until the SYN? It had LEFT whole seconds when
 	# seen; a second of margin for the connect's own start. A CLOSE
-	# entry lives 10 s without the module, and on the debug kernel the
+	# entry lives 10 s without the module, and on a slow kernel the
 	# checks above once took about that long.
 	el=$(((${EPOCHREALTIME/./} - at) / 1000))
 	if ((el < (left - 1) * 1000)); then
@@ -214,32 +234,36 @@ for ((i = 1; i <= N; i++)); do
 done
 
 drops=$(($(snat_drops) - drops0))
-log "RESULT close=$CLOSE module=$MODULE: $slow of $total reused connects >= ${SLOW_MS} ms" \
+log "close=$CLOSE module=$MODULE: $slow of $total reused connects >= ${SLOW_MS} ms" \
 	"($staged met a live entry)" \
 	"(max ${max} ms), client SYN retransmits $retrans, SNAT box drops $drops," \
-	"servers ${!served[*]}, conntrack mismatches $CT_BAD"
+	"servers ${!served[*]}, to the unavailable server $wrong, conntrack mismatches $CT_BAD"
 
 dmesg_check
 ((drops == 0)) || fail "SNAT box dropped $drops packets: delays are not IPVS's"
 ((CT_BAD == 0)) || fail "$CT_BAD new flows have a conntrack reply from the wrong server"
-((wrong == 0)) || fail "$wrong reused connections went to a drained or removed server"
+case $KEEP in
+yes) ((wrong == total)) || fail "only $wrong of $total reused connections stayed on the drained server" ;;
+no) ((wrong == 0)) || fail "$wrong reused connections went to a drained or removed server" ;;
+esac
 
+# Not staged is not a result: stock IPVS keeps a CLOSE entry 10 s and
+# nothing can lengthen it without the module. On a normal VM the entry had
+# 9 s left, seen < 1 s before the SYN; on the KASAN kernel it once had
+# 3-4 s left, seen 4.4-5.2 s before.
+((staged >= total - 1)) ||
+	fail "only $staged of $total reuses can have met a live IPVS entry:" \
+		"this machine took too long between a close and the next SYN"
 case $EXPECT in
 slow)
-	# Not staged is not a result: stock IPVS keeps a CLOSE entry 10 s and
-	# nothing can lengthen it without the module. On a normal VM the
-	# entry had 9 s left, seen < 1 s before the SYN; on the KASAN kernel
-	# it once had 3-4 s left, seen 4.4-5.2 s before.
-	((staged >= total - 1)) ||
-		skip "only $staged of $total reuses can have met a live IPVS entry:" \
-			"this machine took too long between a close and the next SYN"
 	((slow >= staged - 1)) ||
-		fail "bug did not reproduce: only $slow of $staged reused connects were slow"
+		fail "the drop did not reproduce: only $slow of $staged reused connects were slow"
 	;;
 fast)
 	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"
 	((retrans == 0)) || fail "$retrans client SYN retransmits"
-	((${#served[@]} == 2)) || fail "reused connections not rescheduled: only ${!served[*]} served"
+	[[ $KEEP != no || ${#served[@]} == 2 ]] ||
+		fail "reused connections not rescheduled: only ${!served[*]} served"
 	;;
 same)
 	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"
@@ -250,23 +274,59 @@ any) ;;
 *) fail "bad -e $EXPECT" ;;
 esac
 
-# What the module counted must be exactly what happened.
+# What the module counted must be exactly what this IPVS made of the case.
+# Conntrack reopens a flow itself when a SYN follows a FIN close or the
+# client's own RST (NAT only: with DR/TUN the director sees no close that
+# conntrack accepts): the SYN then carries a fresh conntrack, v5.9+ IPVS
+# reschedules it without a drop (resched_no_drop), and the 4.6 - 5.8 check
+# still drops it because the entry uses conntrack: the module clears that
+# flag (resched) and deletes nothing. After the server's RST (or a lost
+# final ACK, or on DR/TUN) the SYN carries the old flow's conntrack: the
+# module deletes it (ct_removed) and the SYN gets a fresh one (resched).
+# With vs.conntrack=0 the entries do not use conntrack and the SYN never
+# carries a confirmed one: no drop on any kernel.
 if [[ $MODULE == yes ]]; then
 	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched)
-	declare -A want=([resched]=0 [skip_policy]=0 [skip_reuse_off]=0 [skip_persistent]=0)
-	if [[ -n $PERSIST ]]; then
-		want[skip_persistent]=$total
+	declare -A want=([resched]=0 [ct_removed]=0 [resched_no_drop]=0 [skip_policy]=0
+		[skip_reuse_off]=0 [skip_persistent]=0 [probe]=0 [skip_conntrack]=0)
+	reopen=no
+	[[ $METHOD == nat && ($CLOSE == fin || $CLOSE == crst) ]] && reopen=yes
+	[[ $reopen == no ]] && want[ct_removed]=$total
+	if [[ -n $PERSIST && -z $DRAIN ]]; then
+		want[skip_persistent]=$total want[ct_removed]=0
+	elif [[ $REUSE == 0 && -z $DRAIN ]]; then
+		want[skip_reuse_off]=$total want[ct_removed]=0
+	elif [[ $CONNTRACK == 0 ]]; then
+		want[resched_no_drop]=$total want[ct_removed]=0
+	elif [[ $reopen == yes && $(ipvs_trait drop_check) == confirmed ]]; then
+		want[resched_no_drop]=$total
 	elif [[ $POLICY == 0 ]]; then
-		want[skip_policy]=$total
-	elif [[ -n $DRAIN ]]; then
-		want[resched]=$total
-	elif [[ $REUSE == 0 ]]; then
-		want[skip_reuse_off]=$total
+		want[skip_policy]=$total want[ct_removed]=0
+	elif [[ $DRAIN == drain && $REUSE == 0 ]]; then
+		# Whether this IPVS reschedules a drained server's entries
+		# under conn_reuse_mode=0 shows in no header: the first reuse
+		# may be the module's probe (a fresh conntrack, right either
+		# way), the rest follow what it learned.
+		learned=$(twr_counter "$dir" ipvs_drained_reuse0)
+		p=$(($(twr_counter "$dir" probe) - TWR_MARK[probe]))
+		((p <= 1)) || fail "$p probes, want at most one"
+		want[probe]=$p
+		if [[ $KEEP == yes ]]; then
+			[[ $learned == keep ]] || fail "the module thinks IPVS '$learned' such entries, IPVS kept them"
+			want[skip_reuse_off]=$((total - p)) want[ct_removed]=$p
+		else
+			[[ $learned == resched ]] || fail "the module thinks IPVS '$learned' such entries, IPVS rescheduled them"
+			want[resched]=$((total - p))
+		fi
 	else
 		want[resched]=$total
 	fi
-	counters_expect "$dir" resched=${want[resched]} skip_policy=${want[skip_policy]} \
-		skip_reuse_off=${want[skip_reuse_off]} skip_persistent=${want[skip_persistent]}
+	args=()
+	for c in "${!want[@]}"; do
+		args+=("$c=${want[$c]}")
+	done
+	counters_expect "$dir" "${args[@]}"
 fi
-echo "PASS"
+log "RESULT slow=$slow total=$total staged=$staged wrong=$wrong max=$max"
+echo "# PASS"
 exit $ksft_pass

@@ -50,7 +50,9 @@
  *	SYN+RST, SYN+FIN, bad TCP checksum, data offset below 5 or beyond
  *	the segment, TCP header cut short, IP header only, first and later
  *	fragments of a SYN, IPv4 options or IPv6 extension headers on a
- *	SYN with a bad checksum. KIND: only that one (its name as printed).
+ *	SYN with a bad checksum. KIND: only that one (its name as printed);
+ *	"syn", a well-formed SYN (valid checksums), is sent only when named:
+ *	the positive control, and a spoofed SYN for a live flow's tuple.
  *	Prints "kind=NAME sent=N" per kind.
  */
 #define _GNU_SOURCE
@@ -668,12 +670,15 @@ static int flood(int argc, char **argv)
 enum odd_kind {
 	ODD_SYNACK, ODD_SYNRST, ODD_SYNFIN, ODD_BADCSUM, ODD_DOFF_SMALL,
 	ODD_DOFF_BIG, ODD_TRUNC12, ODD_TRUNC14, ODD_IPONLY, ODD_FRAG_FIRST,
-	ODD_FRAG_LATER, ODD_OPTS_BADCSUM, ODD_MAX
+	ODD_FRAG_LATER, ODD_OPTS_BADCSUM,
+	ODD_VALID,	/* a well-formed SYN: only when named (controls) */
+	ODD_MAX
 };
 static const char *const odd_name[] = {
 	"syn_ack", "syn_rst", "syn_fin", "bad_checksum", "doff_below_5",
 	"doff_beyond_segment", "tcp_cut_at_12", "tcp_cut_at_14", "ip_header_only",
 	"first_fragment", "later_fragment", "options_bad_checksum",
+	"syn",
 };
 
 /* One's complement sum of the pseudo header and the TCP bytes. */
@@ -849,7 +854,7 @@ static int odd(int argc, char **argv)
 	for (k = 0; k < ODD_MAX; k++) {
 		unsigned long sent = 0;
 
-		if (argc == 10 && strcmp(argv[9], odd_name[k]))
+		if (argc == 10 ? strcmp(argv[9], odd_name[k]) != 0 : k == ODD_VALID)
 			continue;
 		for (i = 0; i < count; i++) {
 			size_t len = odd_build(frame, v6, src, dst, atoi(argv[5]),

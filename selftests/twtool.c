@@ -41,8 +41,9 @@
  *
  *   twtool echo ADDR PORT SECONDS
  *	One connection kept for SECONDS: a line every 100 ms, each echo
- *	checked. Ends with an RST (no TIME_WAIT entry left anywhere).
- *	Prints "echoes=N"; exit 1 as soon as the connection breaks.
+ *	checked (an echo that takes over 5 s counts as a break). Ends with
+ *	an RST (no TIME_WAIT entry left anywhere). Prints "echoes=N"; exit 1
+ *	as soon as the connection breaks.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -55,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -380,6 +382,7 @@ static int ftp_control(int argc, char **argv)
 static int echo_client(int argc, char **argv)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct timeval tmo = { .tv_sec = 5 };
 	struct sockaddr_storage dst;
 	char line[64], back[64];
 	double end;
@@ -396,6 +399,8 @@ static int echo_client(int argc, char **argv)
 	s = socket(dst.ss_family, SOCK_STREAM, 0);
 	if (s < 0 || connect(s, (struct sockaddr *)&dst, dlen))
 		die("echo connect");
+	/* A flow that stalls must show as broken, not hang the test. */
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	end = now_ms() + atoi(argv[4]) * 1e3;
 	while (now_ms() < end) {
 		len = snprintf(line, sizeof(line), "ping %lu\n", n);

@@ -10,17 +10,28 @@
 #   |   VIP:80, server closes with RST, so |------| VIP:81 echo |-----| close    |
 #   |   every SYN meets a CLOSE entry      |      | modprobe /  |     | :81 echo |
 #   | echo client: VIP:81, one line/100 ms |      | rmmod loop  |     +----------+
+#   | ping VIP, 500/s                      |      |             |
 #   +--------------------------------------+      +-------------+
 #
 # Asserts: no kernel complaint; every rmmod succeeds (the module holds no
 # reference that traffic could keep); the established connection never
-# breaks; the flood really ran; rmmod succeeds once traffic stops; IPVS's
-# connection count (and the ip_vs_conn slab, where the kernel shows it)
-# return to their baseline.
+# breaks; the flood really ran; hooks really were in flight while they
+# were being unregistered (kprobe events on twr_hook and on
+# nf_unregister_net_hooks called by rmmod: calls of the hook on another
+# CPU between that call's entry and its return); rmmod succeeds once
+# traffic stops; IPVS's connection count (and the ip_vs_conn slab, where
+# the kernel shows it) return to their baseline.
 #
-# usage: unload_under_load.sh [SECONDS] [MAX_CYCLES]   (default 60, 1000)
+# usage: unload_under_load.sh [SECONDS] [MAX_CYCLES]   (default 60, 1000;
+#                                                       30 s on a slow machine)
 
 source "$(dirname "$0")/lib.sh"
+
+if (($# == 0)); then
+	ktap_header 1
+	sub unload_under_load bash "$0" $((TWR_SLOW ? 30 : 60)) 1000
+	ktap_finish
+fi
 
 DURATION=${1:-60}
 MAX_CYCLES=${2:-1000}
@@ -36,10 +47,44 @@ stop_all() {
 	: >"$TMP/stop"
 	((${#FLOOD_PIDS[@]})) && kill "${FLOOD_PIDS[@]}" 2>/dev/null
 	wait "${FLOOD_PIDS[@]}" 2>/dev/null
+	trace_off
 	cleanup_ns
 	rm -rf "$TMP"
 }
 trap stop_all EXIT
+
+# kprobe events: the hook's calls and rmmod's unregistration of the hooks.
+T=/sys/kernel/tracing
+[[ -e $T/kprobe_events ]] || mount -t tracefs tracefs $T 2>/dev/null
+trace_on() {
+	[[ -w $T/kprobe_events ]] || return 1
+	trace_off
+	echo 0 >$T/tracing_on
+	echo >$T/trace
+	echo 16384 >$T/buffer_size_kb
+	{
+		echo "p:twr/hook $TWR_MOD:twr_hook"
+		echo "p:twr/unreg nf_unregister_net_hooks"
+		echo "r:twr/unreg_done nf_unregister_net_hooks"
+	} >>$T/kprobe_events || return 1
+	echo 1 >$T/events/twr/enable && echo 1 >$T/tracing_on
+}
+trace_off() {
+	[[ -w $T/kprobe_events ]] || return 0
+	echo 0 >$T/tracing_on
+	[[ -d $T/events/twr ]] || return 0
+	echo 0 >$T/events/twr/enable
+	grep -q '^[pr]:twr/' $T/kprobe_events &&
+		sed -n 's/^[pr]:\(twr\/[a-z_]*\).*/-:\1/p' $T/kprobe_events >>$T/kprobe_events
+}
+# in_flight: hook calls on another CPU while an rmmod was inside
+# nf_unregister_net_hooks (from the trace: "TASK-PID [CPU] ... TS: EVENT").
+in_flight() {
+	awk '/ unreg: / && /rmmod/ { cpu = $2; start = $4 + 0; open = 1; next }
+	     / unreg_done: / && /rmmod/ { open = 0; next }
+	     / hook: / && open && $2 != cpu && $4 + 0 >= start { n++ }
+	     END { print n + 0 }' "$TMP/trace"
+}
 dmesg_mark
 module_state no
 topology
@@ -63,6 +108,12 @@ base_slab=$(slab_conn)
 ip netns exec "$nat" twtool echo $VIP 81 $((DURATION + 10)) >"$TMP/echo.out" 2>&1 &
 echo_pid=$!
 
+# Packets for the hook at every moment: pings to the director (each one
+# passes its LOCAL_IN hook), 500 a second, for the hook calls that
+# overlap an unregistration (a few hundred microseconds each).
+ip netns exec "$nat" ping -q -i 0.002 -w $((DURATION + 5)) $VIP >/dev/null 2>&1 &
+FLOOD_PIDS+=($!)
+
 # The flood: four fixed client ports, each reconnecting at once.
 for j in 0 1 2 3; do
 	(
@@ -80,6 +131,9 @@ for j in 0 1 2 3; do
 	FLOOD_PIDS+=($!)
 done
 
+tracing=no
+modprobe $TWR_MOD && trace_on && tracing=yes
+rmmod $TWR_MOD 2>/dev/null
 cycles=0 rmmod_fail=0 end=$((SECONDS + DURATION))
 while ((cycles < MAX_CYCLES && SECONDS < end)); do
 	modprobe $TWR_MOD || fail "modprobe failed at cycle $cycles"
@@ -87,6 +141,11 @@ while ((cycles < MAX_CYCLES && SECONDS < end)); do
 	cycles=$((cycles + 1))
 done
 elapsed=$((DURATION - (end - SECONDS)))
+if [[ $tracing == yes ]]; then
+	echo 0 >$T/tracing_on
+	cat $T/trace >"$TMP/trace"
+	trace_off
+fi
 : >"$TMP/stop"
 wait_for 60 test -e "$TMP/flood.3" -a -e "$TMP/flood.2" -a -e "$TMP/flood.1" -a -e "$TMP/flood.0" ||
 	fail "flood loops did not stop"
@@ -100,6 +159,14 @@ log "RESULT $cycles load/unload cycles in ${elapsed}s, rmmod failures $rmmod_fai
 	"flood connections $flood_ok ok / $flood_bad failed," \
 	"established connection: $(cat "$TMP/echo.out")"
 
+if [[ $tracing == yes ]]; then
+	fl=$(in_flight)
+	log "trace: $(grep -c ' hook: ' "$TMP/trace") hook calls, $(grep -c ' unreg: .*' "$TMP/trace") unregistrations;" \
+		"$fl hook calls ran on another CPU while rmmod was unregistering the hooks"
+	((fl > 0)) || fail "no hook call overlapped an unregistration: the race was not exercised"
+else
+	log "no kprobe events here (CONFIG_KPROBE_EVENTS): overlap of hook calls and unregistration not shown"
+fi
 dmesg_check
 ((rmmod_fail == 0)) || fail "rmmod failed $rmmod_fail times: $(sort -u "$TMP/rmmod.err")"
 ((echo_rc == 0)) || fail "established connection broke: $(cat "$TMP/echo.out")"
@@ -120,5 +187,5 @@ else
 	log "ip_vs_conn slab merged with another cache here: checked through ipvsadm only"
 fi
 log "IPVS connections back to baseline $base_conns"
-echo PASS
+echo "# PASS"
 exit $ksft_pass

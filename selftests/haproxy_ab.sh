@@ -1,0 +1,212 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The 2018 report's setup with the software it was seen with: an external
+# load balancer (HAProxy) in front of the IPVS director, taking its
+# source ports from a narrow range, so it reuses them while IPVS still
+# holds their previous connections; nginx as the real servers; ab and curl
+# as the clients.
+#
+#   clients              external LB                 director                 real servers
+#  +-----------+      +-------------------+      +--------------------+     +---------------+
+#  | cl        |      | lb                |      | dir                |     | rs1 10.0.3.2  |
+#  | 10.0.1.2  |-eth0-| 10.0.1.1:8080     |-eth1-| VIP 10.0.2.2:80 rr |-----| nginx :80     |
+#  | ab -c 4   |      | HAProxy, server   |      | IPVS NAT,          |     | (or HAProxy   |
+#  | curl      |      | VIP:80 source     |      | vs.conntrack=1,    |     |  nolinger)    |
+#  |  --local- |      | 10.0.2.1:         |      | a nat rule         |     | rs2 10.0.4.2  |
+#  |  port     |      |  40100-40109;     |      +--------------------+     +---------------+
+#  |           |      | SNAT box for curl |
+#  |           |      | (-> 10.0.2.1:40000)|
+#  +-----------+      +-------------------+
+#
+# Two kinds of real server: nginx, which closes each connection with a FIN
+# (keepalive_timeout 0), and HAProxy serving the page with "option
+# nolinger", which closes with an RST (as servers that avoid TIME_WAIT do).
+# Stock IPVS with the 4.6 - 5.8 check drops every reused SYN behind both;
+# v5.9+ only behind the resetting servers (conntrack reopens FIN-closed
+# flows itself). Each kind runs without and with the module.
+#
+# In each run ab makes N requests, 4 at a time, through HAProxy, which
+# opens a new connection to the VIP for each request from one of its ten
+# ports: after the first ten every backend connection reuses a port whose
+# previous connection IPVS still holds. HAProxy logs, per request, its
+# backend source port and the time its connect took (%Tc): a reuse that
+# met the drop took >= 900 ms. Then curl, the way users measured it
+# (kubernetes PR #71114), from a fixed --local-port straight to the VIP
+# through the SNAT box, four times in a row: its time_connect.
+#
+# Asserts: every request answered (200) by both servers' pages; without
+# the module where this kernel drops: at least all but one of the reuses
+# and of the curl reconnects >= 900 ms; with the module: none, and the
+# module counted them (resched + resched_no_drop). Prints ab's
+# connection-time table of each run.
+#
+# usage: haproxy_ab.sh                          all four runs (KTAP)
+#        haproxy_ab.sh -m yes|no -s nginx|rst   one run
+
+source "$(dirname "$0")/lib.sh"
+
+if (($# == 0)); then
+	require_root
+	ipvs_traits
+	ktap_header 4
+	sub nginx_nomodule bash "$0" -m no -s nginx
+	sub nginx_module bash "$0" -m yes -s nginx
+	sub rst_servers_nomodule bash "$0" -m no -s rst
+	sub rst_servers_module bash "$0" -m yes -s rst
+	ktap_finish
+fi
+
+MODULE=no KIND=nginx N=$((TWR_SLOW ? 30 : 60))
+while getopts "m:s:n:" o; do
+	case $o in
+	m) MODULE=$OPTARG ;;
+	s) KIND=$OPTARG ;;
+	n) N=$OPTARG ;;
+	*) fail "bad option" ;;
+	esac
+done
+SRV=none CLOSE=rst
+PORTS=10 LBPORT=40100	# HAProxy's; the SNAT box maps curl to 40000
+
+require_root
+require_cmd ip ipvsadm haproxy ab curl modprobe "$IPTABLES"
+[[ $KIND == nginx ]] && require_cmd nginx
+TMP=$(mktemp -d)
+trap 'cleanup_ns; rm -rf "$TMP"' EXIT
+ipvs_traits
+dmesg_mark
+module_state "$MODULE"
+topology
+lb=$nat
+sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
+[[ $MODULE == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
+
+# The real servers.
+for rs in rs1 rs2; do
+	d=$TMP/$rs
+	mkdir -p "$d"
+	if [[ $KIND == nginx ]]; then
+		cat >"$d/nginx.conf" <<-EOF
+		daemon off;
+		master_process off;
+		worker_processes 1;
+		user root;
+		pid $d/nginx.pid;
+		error_log $d/error.log;
+		events { worker_connections 256; }
+		http {
+			access_log off;
+			keepalive_timeout 0;
+			client_body_temp_path $d;
+			proxy_temp_path $d;
+			fastcgi_temp_path $d;
+			uwsgi_temp_path $d;
+			scgi_temp_path $d;
+			server {
+				listen 80;
+				location / { return 200 "$rs\n"; }
+			}
+		}
+		EOF
+		ip netns exec "${!rs}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &
+	else
+		cat >"$d/haproxy.cfg" <<-EOF
+		global
+			maxconn 512
+		defaults
+			mode http
+			timeout connect 5s
+			timeout client 30s
+			timeout server 30s
+		frontend web
+			bind :80
+			option nolinger
+			http-request return status 200 content-type text/plain string "$rs\n"
+		EOF
+		ip netns exec "${!rs}" haproxy -db -f "$d/haproxy.cfg" &
+	fi
+	disown
+done
+wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
+	fail "real servers did not start: $(cat "$TMP"/rs*/error.log 2>/dev/null)"
+
+# The external load balancer: a new backend connection per request, from
+# ten source ports; its log has the backend port and connect time.
+sysctl_w "$lb" net.ipv4.ip_local_port_range "50000 50999"
+cat >"$TMP/lb.cfg" <<EOF
+global
+	maxconn 512
+	log stdout format raw local0
+defaults
+	mode http
+	log global
+	option http-server-close
+	timeout connect 5s
+	timeout client 30s
+	timeout server 30s
+	log-format "req bport=%bp tc=%Tc st=%ST"
+frontend fe
+	bind $SNAT_IN:8080
+	default_backend be
+backend be
+	server vip $VIP:80 source $SNAT_IP:$LBPORT-$((LBPORT + PORTS - 1))
+EOF
+ip netns exec "$lb" haproxy -db -f "$TMP/lb.cfg" >"$TMP/lb.log" 2>&1 &
+disown
+wait_for 10 listening "$lb" 8080 || fail "HAProxy did not start: $(cat "$TMP/lb.log")"
+
+[[ $MODULE == yes ]] && counters_mark "$dir"
+log "real servers: $KIND; module=$MODULE; IPVS drop check: $(ipvs_trait drop_check) conntrack"
+n "$cl" ab -q -n "$N" -c 4 "http://$SNAT_IN:8080/" >"$TMP/ab.out" 2>&1 ||
+	fail "ab: $(tail -n 5 "$TMP/ab.out")"
+sed -n '/^Complete requests/,/^Failed requests/p; /^Connection Times/,/^$/p; /^Percentage/,/100%/p' \
+	"$TMP/ab.out" | sed 's/^/# ab: /'
+failed=$(awk '/^Failed requests/ { print $3 }' "$TMP/ab.out")
+non2xx=$(awk '/^Non-2xx responses/ { print $3 }' "$TMP/ab.out")
+((failed == 0 && ${non2xx:-0} == 0)) || fail "ab: $failed failed, ${non2xx:-0} non-2xx"
+
+# HAProxy's view: which requests reused a port, and their connect times.
+wait_for 5 test "$(grep -c '^req ' "$TMP/lb.log")" -ge "$N" ||
+	fail "HAProxy logged $(grep -c '^req ' "$TMP/lb.log") of $N requests"
+read -r reuses slow max < <(awk '/^req / {
+		split($2, p, "="); split($3, t, "="); split($4, s, "=")
+		if (s[2] != 200) bad++
+		if (p[2] in seen) { r++; if (t[2] >= 900) sl++; if (t[2] > m) m = t[2] }
+		seen[p[2]] = 1
+	} END { print r + 0, sl + 0, m + 0 }' "$TMP/lb.log")
+log "HAProxy: $N requests, $reuses on a reused source port, $slow of them connected in >= 900 ms (max $max ms)"
+
+# curl from one local port, through the SNAT box, straight to the VIP.
+curl_slow=0 times=
+for i in 1 2 3 4 5; do
+	wait_for 15 snat_idle || fail "SNAT box still holds a flow"
+	t=$(n "$cl" curl -s -o "$TMP/curl.body" --local-port 41000 -w '%{time_connect}' "http://$VIP/") ||
+		fail "curl $i: exit $?"
+	grep -qE '^rs[12]$' "$TMP/curl.body" || fail "curl $i: '$(cat "$TMP/curl.body")'"
+	times+=" $t"
+	((i > 1)) && awk -v t="$t" 'BEGIN { exit !(t >= 0.9) }' && curl_slow=$((curl_slow + 1))
+	wait_for 15 entry_in "TIME_WAIT|CLOSE" || fail "curl $i: IPVS entry '$(ipvs_state)'"
+done
+log "curl --local-port 41000, five in a row, time_connect (s):$times; $curl_slow of 4 reconnects >= 0.9 s"
+
+drops=yes
+[[ $KIND == nginx && $(ipvs_trait drop_check) == confirmed ]] && drops=no
+log "RESULT kind=$KIND module=$MODULE reuses=$reuses slow=$slow curl_slow=$curl_slow"
+dmesg_check
+((reuses >= N / 2)) || fail "only $reuses of $N requests reused a port: the scenario did not happen"
+if [[ $MODULE == yes || $drops == no ]]; then
+	((slow == 0)) || fail "$slow of $reuses reused backend connections took >= 900 ms"
+	((curl_slow == 0)) || fail "$curl_slow of 4 curl reconnects took >= 0.9 s"
+else
+	((slow >= reuses - 1)) || fail "the drop did not reproduce: $slow of $reuses reused connects slow"
+	((curl_slow >= 3)) || fail "the drop did not reproduce for curl: $curl_slow of 4"
+fi
+if [[ $MODULE == yes ]]; then
+	got=$(($(twr_counter "$dir" resched) - TWR_MARK[resched] +
+		$(twr_counter "$dir" resched_no_drop) - TWR_MARK[resched_no_drop]))
+	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched | grep -E '^(resched|ct_removed|resched_no_drop) ')
+	((got == reuses + 4)) || fail "the module counted $got rescheduled SYNs, $reuses + 4 reused"
+fi
+echo "# PASS"
+exit $ksft_pass

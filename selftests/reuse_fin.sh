@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A client behind SNAT reuses its port after a FIN close (IPVS TIME_WAIT).
+#
+#   cl --- nat (SNAT to 10.0.2.1:40000) --- dir (IPVS VIP:80, conntrack) --- rs1, rs2
+#   (details: snat_port_reuse.sh)
+#
+# Baseline: IPVS with the 4.6 - 5.8 check drops every such SYN (the entry
+# uses conntrack and the SYN has one); v5.9+ IPVS does not, because
+# conntrack reopens a FIN-closed flow itself and the SYN carries a fresh
+# conntrack. With the module: no drop on any kernel, and on v5.9+ nothing
+# for it to do (resched_no_drop).
+source "$(dirname "$0")/lib.sh"
+require_root
+ipvs_traits
+ktap_header 2
+if [[ $(ipvs_trait drop_check) == any ]]; then
+	expect_note "drops every reused SYN that has a conntrack (the 4.6 - 5.8 check)"
+	base=slow
+else
+	expect_note "reschedules without a drop: conntrack reopens the flow"
+	base=fast
+fi
+pair fin -c fin -e $base -- -c fin -e fast
+ktap_finish

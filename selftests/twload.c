@@ -4,10 +4,10 @@
  * (selftests/benchmark.sh). IPv4 only; one epoll loop per process, no
  * fork, so that it keeps up with thousands of connections a second.
  *
- *   twload server PORT rst|sink
- *	rst:  on accept send "x\n", wait for the client's byte (or its
- *	      RST), close with an RST (SO_LINGER 0): no TIME_WAIT anywhere,
- *	      IPVS keeps the entry in CLOSE
+ *   twload server PORT rst|sink [ID]
+ *	rst:  on accept send "ID\n" (default "x"), wait for the client's
+ *	      byte (or its RST), close with an RST (SO_LINGER 0): no
+ *	      TIME_WAIT anywhere, IPVS keeps the entry in CLOSE
  *	sink: read and discard until EOF or RST
  *
  *   twload reuse VIP PORT SRC RATE SECONDS POOLBASE POOL FRESHBASE OUTFILE
@@ -19,12 +19,15 @@
  *	every reuse meets one). The first use of a pool port is no reuse and
  *	is not counted. Fresh connections use FRESHBASE, +1, ... and never
  *	repeat. Each connection: connect, read the server's line, send
- *	a byte, wait for the server's RST. OUTFILE gets "reuse|fresh MS" per
- *	connection; stdout one summary line per class:
- *	  class=reuse n=N p50=MS p99=MS max=MS slow=N failed=N
- *	slow: connects >= 900 ms (a SYN was retransmitted). Exit 1 if any
- *	connection failed or the pool ran dry (the run would not be 100 %
- *	reuse).
+ *	a byte, wait for the server's RST. OUTFILE gets a line per
+ *	connection, "reuse|fresh MS START SERVER": the connect time, when
+ *	the connect began (Unix time, ms) and the server's line ("-" if none
+ *	came); stdout one summary line per class:
+ *	  class=reuse n=N p50=MS p99=MS max=MS slow=N failed=N rate=R
+ *	slow: connects >= 900 ms (a SYN was retransmitted); failed: connects
+ *	that failed, and connections that did not end within 10 s of the
+ *	run's end (hung). Exit 1 if the pool ran dry (the run would not be
+ *	100 % reuse), 3 if a connection failed, 0 otherwise.
  *
  *   twload rate VIP PORT SRC CONC SECONDS PORTBASE
  *	Closed loop: CONC connections in flight; each is reset by the
@@ -155,10 +158,14 @@ static int server(int argc, char **argv)
 {
 	struct epoll_event ev, evs[MAX_EVENTS];
 	static char buf[65536];
-	int ep, ls, rst, i, n;
+	char line[32] = "x\n";
+	int ep, ls, rst, i, n, llen;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return 2;
+	if (argc == 5)
+		snprintf(line, sizeof(line), "%s\n", argv[4]);
+	llen = strlen(line);
 	rst = !strcmp(argv[3], "rst");
 	if (!rst && strcmp(argv[3], "sink"))
 		return 2;
@@ -180,7 +187,7 @@ static int server(int argc, char **argv)
 				int c;
 
 				while ((c = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-					if (rst && write(c, "x\n", 2) != 2) {
+					if (rst && write(c, line, llen) != llen) {
 						close(c);
 						continue;
 					}
@@ -209,9 +216,26 @@ enum { REUSE, FRESH };
 static const char *const class_name[] = { "reuse", "fresh" };
 
 struct conn {
-	int fd, cls, port, connected, prime;
-	double t0;
+	int fd, cls, port, connected, prime, logged;
+	double t0, ms, wall;
 };
+
+static double wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* One OUTFILE line: class, connect time, start, the server's line. */
+static void conn_log(FILE *out, struct conn *cn, const char *srv)
+{
+	if (cn->prime || cn->logged || !cn->connected)
+		return;
+	cn->logged = 1;
+	fprintf(out, "%s %.3f %.0f %s\n", class_name[cn->cls], cn->ms, cn->wall, srv);
+}
 
 struct stats {
 	double *ms;
@@ -324,6 +348,7 @@ static int reuse(int argc, char **argv)
 			cn->port = port;
 			cn->prime = cls == REUSE && freed_at[port] < 0;
 			cn->t0 = now_ms();
+			cn->wall = wall_ms();
 			cn->fd = start_connect(&src, port, &dst);
 			if (cn->fd < 0) {
 				fprintf(stderr, "twload: connect from port %d: %s\n",
@@ -367,19 +392,20 @@ static int reuse(int argc, char **argv)
 					double ms = now_ms() - cn->t0;
 
 					cn->connected = 1;
-					if (!cn->prime) {
+					cn->ms = ms;
+					if (!cn->prime)
 						stats_add(&st[cn->cls], ms);
-						fprintf(out, "%s %.3f\n",
-							class_name[cn->cls], ms);
-					}
 					ev.events = EPOLLIN;
 					ev.data.fd = cn->fd;
 					epoll_ctl(ep, EPOLL_CTL_MOD, cn->fd, &ev);
 				}
 			}
 			if (!done && cn->connected && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-				r = read(cn->fd, buf, sizeof(buf));
+				r = read(cn->fd, buf, sizeof(buf) - 1);
 				if (r > 0) {
+					buf[r] = 0;
+					buf[strcspn(buf, "\r\n ")] = 0;
+					conn_log(out, cn, buf[0] ? buf : "-");
 					if (write(cn->fd, "k", 1) != 1)
 						done = 1;
 				} else if (r == 0 || errno != EAGAIN) {
@@ -388,6 +414,7 @@ static int reuse(int argc, char **argv)
 			}
 			if (!done)
 				continue;
+			conn_log(out, cn, "-");
 			epoll_ctl(ep, EPOLL_CTL_DEL, cn->fd, NULL);
 			close(cn->fd);
 			byfd[cn->fd] = NULL;
@@ -405,6 +432,7 @@ static int reuse(int argc, char **argv)
 			if (!byfd[c])
 				continue;
 			st[byfd[c]->cls].failed++;
+			conn_log(out, byfd[c], "-");
 			close(c);
 			free(byfd[c]);
 			byfd[c] = NULL;
@@ -425,7 +453,9 @@ static int reuse(int argc, char **argv)
 	}
 	if (dry)
 		fprintf(stderr, "twload: reuse pool ran dry %d times: POOL too small\n", dry);
-	return (dry || st[REUSE].failed || st[FRESH].failed) ? 1 : 0;
+	if (dry)
+		return 1;
+	return st[REUSE].failed || st[FRESH].failed ? 3 : 0;
 }
 
 /* ---- rate ------------------------------------------------------------ */

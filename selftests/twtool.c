@@ -2,13 +2,14 @@
 /*
  * twtool - tiny TCP client and server for the ip_vs_tw_resched selftests.
  *
- *   twtool server PORT ID [fin|rst]
+ *   twtool server PORT ID [fin|rst|sfin]
  *	Accept forever; send "ID\n" on each connection, then either wait for
  *	the client's FIN and close (fin, the default: the client closes first
  *	so no real server keeps TIME_WAIT), or wait for the client's one-byte
- *	"got it" and close with an RST (rst: SO_LINGER 0). Without that byte
- *	a loaded machine can deliver the RST before the client's connect()
- *	returns, which then fails with ECONNRESET.
+ *	"got it" and close with an RST (rst: SO_LINGER 0) or first with a FIN
+ *	(sfin, as HTTP servers do; the client's FIN comes last). Without that
+ *	byte a loaded machine can deliver the RST before the client's
+ *	connect() returns, which then fails with ECONNRESET.
  *
  *   twtool connect ADDR PORT [fin|rst|crst] [-b SRCADDR[:SRCPORT]] [-T TOS]
  *	One connection. Prints one line:
@@ -40,10 +41,10 @@
  *	sends QUIT and waits for the server's RST.
  *
  *   twtool echo ADDR PORT SECONDS
- *	One connection kept for SECONDS: a line every 100 ms, each echo
- *	checked (an echo that takes over 5 s counts as a break). Ends with
- *	an RST (no TIME_WAIT entry left anywhere). Prints "echoes=N"; exit 1
- *	as soon as the connection breaks.
+ *	One connection kept for SECONDS, or until SIGUSR1: a line every
+ *	100 ms, each echo checked (an echo that takes over 5 s counts as a
+ *	break). Ends with an RST (no TIME_WAIT entry left anywhere). Prints
+ *	"echoes=N"; exit 1 as soon as the connection breaks.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -151,6 +152,9 @@ static void serve_ftp(int c, const char *id, const char *daddr, int dport)
 	_exit(0);
 }
 
+/* rst: 1 close with an RST, 2 close first with a FIN (both once the
+ * client's byte is there), 0 wait for the client's FIN.
+ */
 static void serve_one(int c, const char *id, int rst)
 {
 	char buf[256];
@@ -164,7 +168,8 @@ static void serve_one(int c, const char *id, int rst)
 		do {
 			n = read(c, buf, 1);
 		} while (n < 0 && errno == EINTR);
-		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (rst == 1)
+			setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(c);
 		_exit(0);
 	}
@@ -184,6 +189,8 @@ static int server(int argc, char **argv)
 	if (argc < 4)
 		return 2;
 	rst = argc > 4 && !strcmp(argv[4], "rst");
+	if (argc > 4 && !strcmp(argv[4], "sfin"))
+		rst = 2;
 	echo = argc > 4 && !strcmp(argv[4], "echo");
 	ftp = argc > 6 && !strcmp(argv[4], "ftp");
 	sa.sin6_port = htons(atoi(argv[2]));
@@ -379,8 +386,17 @@ static int ftp_control(int argc, char **argv)
 	return 0;
 }
 
+static volatile sig_atomic_t echo_stop;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	echo_stop = 1;
+}
+
 static int echo_client(int argc, char **argv)
 {
+	struct sigaction sa = { .sa_handler = on_usr1 };
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct timeval tmo = { .tv_sec = 5 };
 	struct sockaddr_storage dst;
@@ -401,14 +417,18 @@ static int echo_client(int argc, char **argv)
 		die("echo connect");
 	/* A flow that stalls must show as broken, not hang the test. */
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	/* No SA_RESTART: the signal cuts the 100 ms pause short. */
+	sigaction(SIGUSR1, &sa, NULL);
 	end = now_ms() + atoi(argv[4]) * 1e3;
-	while (now_ms() < end) {
+	while (!echo_stop && now_ms() < end) {
 		len = snprintf(line, sizeof(line), "ping %lu\n", n);
 		if (write(s, line, len) != (ssize_t)len)
 			die("echo write");
 		for (got = 0; got < len; got += r) {
 			r = read(s, back + got, len - got);
-			if (r <= 0)
+			if (r < 0 && errno == EINTR)
+				r = 0;
+			else if (r <= 0)
 				die("echo read");
 		}
 		if (memcmp(line, back, len)) {
@@ -438,7 +458,7 @@ int main(int argc, char **argv)
 		ret = ftp_control(argc, argv);
 	if (ret == 2)
 		fprintf(stderr,
-			"usage: twtool server PORT ID [fin|rst|echo]\n"
+			"usage: twtool server PORT ID [fin|rst|sfin|echo]\n"
 			"       twtool server PORT ID ftp DATAADDR DATAPORT\n"
 			"       twtool ftpctl ADDR PORT [-b SRC[:PORT]]\n"
 			"       twtool connect ADDR PORT [fin|rst|crst] [-b SRC[:PORT]] [-T TOS]\n"

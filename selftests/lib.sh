@@ -204,13 +204,13 @@ ipvs_traits() {
 	module_loaded $TWR_MOD && loaded=1
 	modprobe $TWR_MOD || fail "modprobe $TWR_MOD (to read what it knows of IPVS)"
 	while read -r k v; do
-		[[ $k == ipvs_* ]] && export "TWR_IPVS_$(tr a-z A-Z <<<"${k#ipvs_}")=$v"
+		[[ $k == ipvs_* ]] && k=${k#ipvs_} && export "TWR_IPVS_${k^^}=$v"
 	done </proc/net/ip_vs_tw_resched
 	((loaded)) || rmmod $TWR_MOD || fail "rmmod $TWR_MOD"
 	[[ -n ${TWR_IPVS_DROP_CHECK:-} ]] || fail "the module does not say ipvs_drop_check"
 }
 ipvs_trait() {
-	local v="TWR_IPVS_$(tr a-z A-Z <<<"$1")"
+	local v="TWR_IPVS_${1^^}"
 
 	[[ -n ${!v:-} ]] || fail "ipvs_trait $1: call ipvs_traits first"
 	echo "${!v}"
@@ -238,12 +238,16 @@ counters_mark() {
 	done <<<"$(n "$1" cat /proc/net/ip_vs_tw_resched)"
 }
 counters_expect() {
-	local ns=$1 kv c got
+	local ns=$1 kv c got k v
+	local -A now=()
 
 	shift
+	while read -r k v; do
+		now[$k]=$v
+	done <<<"$(n "$ns" cat /proc/net/ip_vs_tw_resched)"
 	for kv in "$@"; do
 		c=${kv%%=*}
-		got=$(($(twr_counter "$ns" "$c") - TWR_MARK[$c]))
+		got=$((now[$c] - TWR_MARK[$c]))
 		((got == ${kv#*=})) || fail "counter $c rose by $got, expected ${kv#*=}"
 	done
 }
@@ -355,106 +359,173 @@ addr() {	# addr NS DEV ADDR: add an address, no DAD wait for IPv6
 	fi
 }
 
+# Batches, for topology(): under TCG every exec costs 0.1 - 0.15 s, and a
+# topology made one command at a time took most of a short test's time.
+#   bat NS LINE     queue an ip command (as for ip -b) for namespace NS
+#                   ("root" for the initial one), run in one ip -b per
+#                   namespace
+#   sys NS KEY VAL  queue a sysctl, written with one shell per namespace
+#                   (sys_run, once the rules have loaded conntrack and IPVS)
+declare -A BAT=() SYS=()
+bat() { BAT[$1]+="$2"$'\n'; }
+sys() { SYS[$1]+="echo $3 >/proc/sys/${2//.//} && "; }
+bat_run() {	# bat_run NS...: the queued ip commands
+	local ns
+
+	for ns in "$@"; do
+		[[ -n ${BAT[$ns]:-} ]] || continue
+		if [[ $ns == root ]]; then
+			ip -b - <<<"${BAT[$ns]}" || fail "ip -b: ${BAT[$ns]}"
+		else
+			ip -n "$ns" -b - <<<"${BAT[$ns]}" || fail "ip -n $ns -b: ${BAT[$ns]}"
+		fi
+		BAT[$ns]=
+	done
+}
+sys_run() {	# sys_run NS...: the queued sysctls (their modules loaded)
+	local ns
+
+	for ns in "$@"; do
+		[[ -n ${SYS[$ns]:-} ]] || continue
+		n "$ns" sh -c "${SYS[$ns]}true" || fail "sysctls in $ns: ${SYS[$ns]}"
+		SYS[$ns]=
+	done
+}
+# new_nss NAME...: namespaces (one ip -b), lo up in each (queued).
+new_nss() {
+	local v name lines=
+
+	for v in "$@"; do
+		name="twr-$v-$$-$((++NS_SEQ))"
+		lines+="netns add $name"$'\n'
+		NS_LIST+=("$name")
+		printf -v "$v" '%s' "$name"
+		bat "$name" "link set lo up"
+	done
+	ip -b - <<<"$lines" || fail "ip netns add: $lines"
+}
+# bveth NS1 IF1 NS2 IF2: a veth pair between two namespaces (queued).
+VETH_SEQ=0
+bveth() {
+	local a="tv$$-$((++VETH_SEQ))"
+
+	bat root "link add $a type veth peer name ${a}p"
+	bat root "link set $a netns $1 name $2"
+	bat root "link set ${a}p netns $3 name $4"
+	bat "$1" "link set $2 up"
+	bat "$3" "link set $4 up"
+}
+baddr() {	# baddr NS DEV ADDR (queued; no DAD wait for IPv6)
+	if [[ $FAMILY == 6 ]]; then
+		bat "$1" "addr add $3/$PLEN dev $2 nodad"
+	else
+		bat "$1" "addr add $3/$PLEN dev $2"
+	fi
+}
+
 # The real servers of dr/tun: the VIP where only they see it, no ARP
-# answers for it, and no reverse-path check on the tunnel.
+# answers for it, and no reverse-path check on the tunnel (queued).
 direct_rs() {
 	local ns=$1
 
-	sysctl_w "$ns" net.ipv4.conf.all.arp_ignore 1
-	sysctl_w "$ns" net.ipv4.conf.all.arp_announce 2
+	sys "$ns" net.ipv4.conf.all.arp_ignore 1
+	sys "$ns" net.ipv4.conf.all.arp_announce 2
 	if [[ $METHOD == dr ]]; then
-		ip -n "$ns" addr add $VIP/32 dev lo
+		bat "$ns" "addr add $VIP/32 dev lo"
 	else
-		ip -n "$ns" link add tunl0 type ipip 2>/dev/null
-		ip -n "$ns" link set tunl0 up
-		ip -n "$ns" addr add $VIP/32 dev tunl0
-		sysctl_w "$ns" net.ipv4.conf.all.rp_filter 0
-		sysctl_w "$ns" net.ipv4.conf.tunl0.rp_filter 0
+		# ipip gives every namespace its tunl0 (modprobe'd in topology)
+		bat "$ns" "link set tunl0 up"
+		bat "$ns" "addr add $VIP/32 dev tunl0"
+		sys "$ns" net.ipv4.conf.all.rp_filter 0
+		sys "$ns" net.ipv4.conf.tunl0.rp_filter 0
 	fi
 }
 
 topology() {
-	local rs j srvclose=fin
+	local rs j srvclose=fin how=-m rules all
 
 	[[ $CLOSE == rst ]] && srvclose=rst
-	new_ns cl
-	new_ns nat
-	new_ns dir
-	new_ns rs1
-	new_ns rs2
-
-	veth "$cl" eth0 "$nat" eth0
 	if [[ $METHOD == nat ]]; then
-		veth "$nat" eth1 "$dir" eth0
-		veth "$dir" eth1 "$rs1" eth0
-		veth "$dir" eth2 "$rs2" eth0
+		new_nss cl nat dir rs1 rs2
+		all=(root "$cl" "$nat" "$dir" "$rs1" "$rs2")
 	else
-		new_ns sw
-		ip -n "$sw" link add br0 type bridge || fail "bridge"
-		ip -n "$sw" link set br0 up
-		veth "$nat" eth1 "$sw" p0
-		veth "$dir" eth0 "$sw" p1
-		veth "$rs1" eth0 "$sw" p2
-		veth "$rs2" eth0 "$sw" p3
+		[[ $METHOD == tun ]] && { modprobe ipip || fail "modprobe ipip"; }
+		new_nss cl nat dir rs1 rs2 sw
+		all=(root "$cl" "$nat" "$dir" "$rs1" "$rs2" "$sw")
+	fi
+
+	bveth "$cl" eth0 "$nat" eth0
+	if [[ $METHOD == nat ]]; then
+		bveth "$nat" eth1 "$dir" eth0
+		bveth "$dir" eth1 "$rs1" eth0
+		bveth "$dir" eth2 "$rs2" eth0
+	else
+		bat "$sw" "link add br0 type bridge"
+		bat "$sw" "link set br0 up"
+		bveth "$nat" eth1 "$sw" p0
+		bveth "$dir" eth0 "$sw" p1
+		bveth "$rs1" eth0 "$sw" p2
+		bveth "$rs2" eth0 "$sw" p3
 		for p in p0 p1 p2 p3; do
-			ip -n "$sw" link set $p master br0
+			bat "$sw" "link set $p master br0"
 		done
 	fi
 	for ((j = 0; j < SLOTS; j++)); do
-		addr "$cl" eth0 "$(client_ip $j)"
+		baddr "$cl" eth0 "$(client_ip $j)"
 	done
-	ip -n "$cl" route add default via $SNAT_IN
-	addr "$nat" eth0 $SNAT_IN
-	addr "$nat" eth1 $SNAT_IP
+	bat "$cl" "route add default via $SNAT_IN"
+	baddr "$nat" eth0 $SNAT_IN
+	baddr "$nat" eth1 $SNAT_IP
 	# dr/tun: the director's own address first, so that its ARP requests
 	# do not come from the VIP, which the real servers own too (they
 	# would take such a request for a martian and never answer).
-	[[ $METHOD != nat ]] && addr "$dir" eth0 10.0.2.2
-	addr "$dir" eth0 $VIP
-	addr "$dir" eth0 $DIR_CLIENT_IP
+	[[ $METHOD != nat ]] && baddr "$dir" eth0 10.0.2.2
+	baddr "$dir" eth0 $VIP
+	baddr "$dir" eth0 $DIR_CLIENT_IP
 	if [[ $METHOD == nat ]]; then
-		addr "$dir" eth1 "${DIR_RS[0]}"
-		addr "$dir" eth2 "${DIR_RS[1]}"
-		addr "$rs1" eth0 "${RS_IP[rs1]}"
-		ip -n "$rs1" route add default via "${DIR_RS[0]}"
-		addr "$rs2" eth0 "${RS_IP[rs2]}"
-		ip -n "$rs2" route add default via "${DIR_RS[1]}"
+		baddr "$dir" eth1 "${DIR_RS[0]}"
+		baddr "$dir" eth2 "${DIR_RS[1]}"
+		baddr "$rs1" eth0 "${RS_IP[rs1]}"
+		bat "$rs1" "route add default via ${DIR_RS[0]}"
+		baddr "$rs2" eth0 "${RS_IP[rs2]}"
+		bat "$rs2" "route add default via ${DIR_RS[1]}"
 	else
 		for rs in rs1 rs2; do
 			direct_rs "${!rs}"
-			addr "${!rs}" eth0 "${RS_IP[$rs]}"
+			baddr "${!rs}" eth0 "${RS_IP[$rs]}"
 		done
 	fi
-	sysctl_w "$nat" $FWD 1
-	sysctl_w "$dir" $FWD 1
+	sys "$nat" $FWD 1
+	sys "$dir" $FWD 1
+	# SNAT box: short TIME_WAIT and CLOSE so that it never runs out of its
+	# one port per client (that would add 1-15 s delays of its own).
+	sys "$nat" net.netfilter.nf_conntrack_tcp_timeout_time_wait 1
+	sys "$nat" net.netfilter.nf_conntrack_tcp_timeout_close 1
+	# Director: IPVS NAT, conntrack on.
+	sys "$dir" net.ipv4.vs.conntrack 1
+	sys "$dir" net.ipv4.vs.conn_reuse_mode 1
+	sys "$dir" net.ipv4.vs.expire_nodest_conn 0
+	bat_run "${all[@]}"
 
-	# SNAT box: one source port per client; short TIME_WAIT and CLOSE so
-	# it never runs out of them (that would add 1-15 s delays of its own).
+	# SNAT box: one source port per client.
+	rules="*nat"$'\n'
 	for ((j = 0; j < SLOTS; j++)); do
-		n "$nat" $IPTABLES -t nat -A POSTROUTING -o eth1 -p tcp \
-			-s "$(client_ip $j)" -j MASQUERADE --to-ports "$(tuple_port $j)" ||
-			fail "SNAT rule"
+		rules+="-A POSTROUTING -o eth1 -p tcp -s $(client_ip $j) -j MASQUERADE --to-ports $(tuple_port $j)"$'\n'
 	done
-	sysctl_w "$nat" net.netfilter.nf_conntrack_tcp_timeout_time_wait 1
-	sysctl_w "$nat" net.netfilter.nf_conntrack_tcp_timeout_close 1
-
-	# Director: IPVS NAT, conntrack on, and a nat rule that matches
-	# nothing here but makes conntrack track this namespace, as docker's
-	# and kube-proxy's rules do.
-	n "$dir" ipvsadm -A -t "$(hp $VIP 80)" -s rr ${PERSIST:+-p $PERSIST} ||
-		fail "ipvsadm -A"
-	local how=-m
+	n "$nat" "$IPTABLES-restore" --noflush <<<"${rules}COMMIT" || fail "SNAT rules"
+	# Director: a nat rule that matches nothing here but makes conntrack
+	# track this namespace, as docker's and kube-proxy's rules do.
+	n "$dir" "$IPTABLES-restore" --noflush <<<"*nat
+-A POSTROUTING -s $NOISE_NET -j MASQUERADE
+COMMIT" || fail "director nat rule"
 	[[ $METHOD == dr ]] && how=-g
 	[[ $METHOD == tun ]] && how=-i
+	rules="-A -t $(hp $VIP 80) -s rr ${PERSIST:+-p $PERSIST}"$'\n'
 	for rs in rs1 rs2; do
-		n "$dir" ipvsadm -a -t "$(hp $VIP 80)" -r "$(hp "${RS_IP[$rs]}" 80)" $how ||
-			fail "ipvsadm -a"
+		rules+="-a -t $(hp $VIP 80) -r $(hp "${RS_IP[$rs]}" 80) $how"$'\n'
 	done
-	sysctl_w "$dir" net.ipv4.vs.conntrack 1
-	sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 1
-	sysctl_w "$dir" net.ipv4.vs.expire_nodest_conn 0
-	n "$dir" $IPTABLES -t nat -A POSTROUTING -s $NOISE_NET \
-		-j MASQUERADE || fail "director nat rule"
+	n "$dir" ipvsadm -R <<<"$rules" || fail "ipvsadm -R: $rules"
+	sys_run "${all[@]}"
 
 	[[ ${SRV:-} == none ]] && return 0
 	for rs in rs1 rs2; do
@@ -503,9 +574,15 @@ entry_in() {
 	return 0
 }
 entry_gone() { [[ -z $(ipvs_state 0) ]]; }
+# snat_idle: the SNAT box holds no flow to port 80. It forgets a closed
+# one (TIME_WAIT, CLOSE) at once instead of after its 1 s: that is all
+# the timeout does, and the wait was a second of every round.
 snat_idle() {
-	[[ $LOCAL == yes ]] ||
-		[[ -z $(n "$nat" conntrack -L -f $CT_FAMILY -p tcp --dport 80 2>/dev/null) ]]
+	[[ $LOCAL == yes ]] && return 0
+	[[ -z $(n "$nat" conntrack -L -f $CT_FAMILY -p tcp --dport 80 2>/dev/null) ]] && return 0
+	n "$nat" sh -c "conntrack -D -f $CT_FAMILY -p tcp --dport 80 --state TIME_WAIT;
+		conntrack -D -f $CT_FAMILY -p tcp --dport 80 --state CLOSE" >/dev/null 2>&1
+	[[ -z $(n "$nat" conntrack -L -f $CT_FAMILY -p tcp --dport 80 2>/dev/null) ]]
 }
 # Reply source of the director's conntrack for slot j's tuple.
 ct_reply_src() {
@@ -536,12 +613,14 @@ client_cmd() {
 	fi
 }
 
-# parse_conn LINE: sets MS SERVER RETRANS from twtool's output line.
+# parse_conn LINE: sets MS SERVER RETRANS from twtool's output line
+# (bash regexes: no exec).
 parse_conn() {
-	MS=$(sed -E 's/.*connect_ms=([0-9.]+).*/\1/' <<<"$1")
-	SERVER=$(sed -E 's/.*server=([a-z0-9]+).*/\1/' <<<"$1")
-	RETRANS=$(sed -E 's/.*syn_retrans=([0-9]+).*/\1/' <<<"$1")
-	[[ -n ${RS_IP[$SERVER]:-} ]]
+	MS= SERVER= RETRANS=
+	[[ $1 =~ connect_ms=([0-9.]+) ]] && MS=${BASH_REMATCH[1]}
+	[[ $1 =~ server=([a-z0-9]+) ]] && SERVER=${BASH_REMATCH[1]}
+	[[ $1 =~ syn_retrans=([0-9]+) ]] && RETRANS=${BASH_REMATCH[1]}
+	[[ -n $MS && -n $RETRANS && -n ${RS_IP[$SERVER]:-} ]]
 }
 
 # connect_once [LABEL]: one connection of slot 0; sets MS SERVER RETRANS.

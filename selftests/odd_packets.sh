@@ -72,6 +72,7 @@ all_counters() {
 # IP-level match only, a TCP one would drop a cut TCP header itself.
 n "$dir" $IPTABLES -A INPUT -s $SNAT_IP -d $VIP -p tcp -j ACCEPT || fail "INPUT counter rule"
 input_count() { n "$dir" $IPTABLES -L INPUT -v -n -x | awk '$3 == "ACCEPT" { print $1 }'; }
+arrived() { (($(input_count) >= $1)); }
 # The SNAT box's own stack answers what IPVS sends back with RSTs: keep
 # them off that count.
 n "$nat" $IPTABLES -A OUTPUT -p tcp --tcp-flags RST RST -j DROP || fail "nat RST rule"
@@ -101,7 +102,7 @@ for k in $KINDS; do
 	total=$((total + sent))
 	case $k in
 	*fragment) ;;
-	*) wait_for 10 test "$(input_count)" -ge "$sent" ;;
+	*) wait_for 10 arrived "$sent" ;;
 	esac
 	states=$(ipvs_entry $j | awk '{ printf "%s%s", n++ ? " " : "", $1 }')
 	if [[ $states == CLOSE ]]; then

@@ -24,8 +24,9 @@
 #   fd00:3::/64, fd00:4::/64. DR/TUN (-f): one bridged segment, see lib.sh.
 #
 # Every connection of client j leaves the SNAT box as 10.0.2.1:(40000+j).
-# The box forgets a flow after 1 s; IPVS keeps it 120 s (TIME_WAIT) or 10 s
-# (CLOSE), so each new connection meets the previous one's IPVS entry.
+# The box forgets a closed flow (after 1 s, or at once: snat_idle); IPVS
+# keeps it 120 s (TIME_WAIT) or 10 s (CLOSE), so each new connection meets
+# the previous one's IPVS entry.
 # Before each round the test waits until IPVS shows every entry in
 # TIME_WAIT/CLOSE and the SNAT box holds nothing (so the box itself never
 # delays a SYN), then connects all clients at once.
@@ -228,8 +229,8 @@ for ((i = 1; i <= N; i++)); do
 		served[$srv]=1
 		retrans=$((retrans + R_RETRANS[j]))
 		[[ -n $avoid && $srv == "$avoid" ]] && wrong=$((wrong + 1))
-		awk -v m="$ms" -v t=$SLOW_MS 'BEGIN { exit !(m >= t) }' && slow=$((slow + 1))
-		awk -v m="$ms" -v x="$max" 'BEGIN { exit !(m > x) }' && max=$ms
+		((${ms%.*} >= SLOW_MS)) && slow=$((slow + 1))
+		((${ms%.*} >= ${max%.*})) && max=$ms
 	done
 done
 
@@ -249,23 +250,31 @@ esac
 
 # Not staged is not a result: stock IPVS keeps a CLOSE entry 10 s and
 # nothing can lengthen it without the module. On a normal VM the entry had
-# 9 s left, seen < 1 s before the SYN; on the KASAN kernel it once had
-# 3-4 s left, seen 4.4-5.2 s before.
-((staged >= total - 1)) ||
-	fail "only $staged of $total reuses can have met a live IPVS entry:" \
-		"this machine took too long between a close and the next SYN"
+# 9 s left, seen < 1 s before the SYN; with two TCG guests on two cores
+# it once had 3-4 s left, seen 3-5 s before. A reuse that was slow met
+# the entry whatever the clock said (nothing else drops: SNAT box drops
+# are checked above), so only a fast one needs the entry to be staged.
+staged_or_fail() {
+	((staged >= total - 1)) ||
+		fail "only $staged of $total reuses can have met a live IPVS entry:" \
+			"this machine took too long between a close and the next SYN"
+}
 case $EXPECT in
 slow)
+	((slow >= total - 1)) && staged=$total
+	staged_or_fail
 	((slow >= staged - 1)) ||
 		fail "the drop did not reproduce: only $slow of $staged reused connects were slow"
 	;;
 fast)
+	staged_or_fail
 	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"
 	((retrans == 0)) || fail "$retrans client SYN retransmits"
 	[[ $KEEP != no || ${#served[@]} == 2 ]] ||
 		fail "reused connections not rescheduled: only ${!served[*]} served"
 	;;
 same)
+	staged_or_fail
 	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"
 	[[ ${!served[*]} == "$first" ]] ||
 		fail "rescheduled although IPVS should not: served by ${!served[*]}, first $first"

@@ -90,8 +90,9 @@ raw_count() {	# raw_count IFACE: SYNs from the flow's tuple seen on IFACE
 [[ $MODULE == yes ]] && counters_mark "$dir"
 log "module=$MODULE, IPVS drop check: $(ipvs_trait drop_check) conntrack"
 
-# The live flow, and what it looks like before the SYNs.
-ip netns exec "$cl" twtool echo $VIP 80 $((12 * TWR_SCALE)) >"$TMP/echo" 2>&1 &
+# The live flow, and what it looks like before the SYNs. It lasts until
+# the checks are done (SIGUSR1), at most 120 s.
+ip netns exec "$cl" twtool echo $VIP 80 120 >"$TMP/echo" 2>&1 &
 ECHO_PID=$!
 ct_line() {
 	n "$dir" conntrack -L -p tcp --orig-src $SNAT_IP --sport $SNAT_PORT -o id 2>/dev/null | head -n 1
@@ -120,7 +121,8 @@ sysctl_w "$dir" net.ipv4.conf.eth3.rp_filter 1
 rpf0=$(n "$dir" nstat -az TcpExtIPReversePathFilter | awk '/IPReversePathFilter/ { print $2 }')
 out=$(n "$spoof" twload odd eth0 "$(mac "$dir" eth3)" $SNAT_IP $SNAT_PORT $VIP 80 3 syn) ||
 	fail "spoofed SYN: $out"
-wait_for 5 test "$(raw_count eth3)" -ge 3 || fail "the SYNs did not reach eth3: $(raw_count eth3)"
+reached() { (($(raw_count eth3) >= 3)); }
+wait_for 5 reached || fail "the SYNs did not reach eth3: $(raw_count eth3)"
 rpf=$(($(n "$dir" nstat -az TcpExtIPReversePathFilter | awk '/IPReversePathFilter/ { print $2 }') - rpf0))
 ((rpf >= 3)) || fail "rp_filter dropped $rpf of 3"
 unchanged "after 3 SYNs dropped by rp_filter"
@@ -132,10 +134,12 @@ n "$dir" $IPTABLES -A INPUT -i eth0 -p tcp --syn -s $SNAT_IP --sport $SNAT_PORT 
 out=$(n "$nat" twload odd eth1 "$(mac "$dir" eth0)" $SNAT_IP $SNAT_PORT $VIP 80 3 syn) ||
 	fail "SYN on eth0: $out"
 input_drops() { n "$dir" $IPTABLES -L INPUT -v -n -x | awk '$3 == "DROP" { print $1 }'; }
-wait_for 5 test "$(input_drops)" -ge 3 || fail "INPUT dropped $(input_drops) of 3"
+dropped() { (($(input_drops) >= 3)); }
+wait_for 5 dropped || fail "INPUT dropped $(input_drops) of 3"
 unchanged "after 3 SYNs dropped in INPUT"
 log "INPUT drop: $(input_drops) SYNs dropped on eth0; conntrack id $id0 ESTABLISHED, IPVS entry ESTABLISHED"
 
+kill -USR1 "$ECHO_PID"
 wait "$ECHO_PID" || fail "the flow broke: $(cat "$TMP/echo")"
 ECHO_PID=
 log "the flow went on to its end: $(cat "$TMP/echo")"

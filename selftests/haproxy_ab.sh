@@ -19,12 +19,13 @@
 #  |           |      | (-> 10.0.2.1:40000)|
 #  +-----------+      +-------------------+
 #
-# Two kinds of real server: nginx, which closes each connection with a FIN
-# (keepalive_timeout 0), and HAProxy serving the page with "option
-# nolinger", which closes with an RST (as servers that avoid TIME_WAIT do).
-# Stock IPVS with the 4.6 - 5.8 check drops every reused SYN behind both;
-# v5.9+ only behind the resetting servers (conntrack reopens FIN-closed
-# flows itself). Each kind runs without and with the module.
+# nginx closes each connection with a FIN (keepalive_timeout 0). The
+# director forwards either by NAT, where conntrack sees the whole close and
+# reopens the flow itself on a reused SYN (so only IPVS with the 4.6 - 5.8
+# check drops it), or by direct routing (LVS-DR, the servers answer the
+# load balancer themselves, conn_reuse_mode=3), where the director sees
+# only the load balancer's side and every kernel drops the reused SYN.
+# Each way runs without and with the module.
 #
 # In each run ab makes N requests, 4 at a time, through HAProxy, which
 # opens a new connection to the VIP for each request from one of its ten
@@ -42,7 +43,7 @@
 # connection-time table of each run.
 #
 # usage: haproxy_ab.sh                          all four runs (KTAP)
-#        haproxy_ab.sh -m yes|no -s nginx|rst   one run
+#        haproxy_ab.sh -m yes|no -f nat|dr     one run
 
 source "$(dirname "$0")/lib.sh"
 
@@ -50,28 +51,28 @@ if (($# == 0)); then
 	require_root
 	ipvs_traits
 	ktap_header 4
-	sub nginx_nomodule bash "$0" -m no -s nginx
-	sub nginx_module bash "$0" -m yes -s nginx
-	sub rst_servers_nomodule bash "$0" -m no -s rst
-	sub rst_servers_module bash "$0" -m yes -s rst
+	sub nat_nomodule bash "$0" -m no -f nat
+	sub nat_module bash "$0" -m yes -f nat
+	sub dr_nomodule bash "$0" -m no -f dr
+	sub dr_module bash "$0" -m yes -f dr
 	ktap_finish
 fi
 
-MODULE=no KIND=nginx N=$((TWR_SLOW ? 30 : 60))
-while getopts "m:s:n:" o; do
+MODULE=no N=$((TWR_SLOW ? 30 : 60))
+while getopts "m:f:n:" o; do
 	case $o in
 	m) MODULE=$OPTARG ;;
-	s) KIND=$OPTARG ;;
+	f) METHOD=$OPTARG ;;
 	n) N=$OPTARG ;;
 	*) fail "bad option" ;;
 	esac
 done
-SRV=none CLOSE=rst
+topology_addrs
+KIND=$METHOD SRV=none CLOSE=fin
 PORTS=10 LBPORT=40100	# HAProxy's; the SNAT box maps curl to 40000
 
 require_root
-require_cmd ip ipvsadm haproxy ab curl modprobe "$IPTABLES"
-[[ $KIND == nginx ]] && require_cmd nginx
+require_cmd ip ipvsadm haproxy nginx ab curl modprobe "$IPTABLES"
 TMP=$(mktemp -d)
 trap 'cleanup_ns; rm -rf "$TMP"' EXIT
 ipvs_traits
@@ -79,72 +80,59 @@ dmesg_mark
 module_state "$MODULE"
 topology
 lb=$nat
-sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
-[[ $MODULE == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
+[[ $METHOD == dr ]] && sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 3
 
-# The real servers.
+# The real servers: nginx.
 for rs in rs1 rs2; do
 	d=$TMP/$rs
 	mkdir -p "$d"
-	if [[ $KIND == nginx ]]; then
-		cat >"$d/nginx.conf" <<-EOF
-		daemon off;
-		master_process off;
-		worker_processes 1;
-		user root;
-		pid $d/nginx.pid;
-		error_log $d/error.log;
-		events { worker_connections 256; }
-		http {
-			access_log off;
-			keepalive_timeout 0;
-			client_body_temp_path $d;
-			proxy_temp_path $d;
-			fastcgi_temp_path $d;
-			uwsgi_temp_path $d;
-			scgi_temp_path $d;
-			server {
-				listen 80;
-				location / { return 200 "$rs\n"; }
-			}
+	cat >"$d/nginx.conf" <<-EOF
+	daemon off;
+	master_process off;
+	worker_processes 1;
+	user root;
+	pid $d/nginx.pid;
+	error_log $d/error.log;
+	events { worker_connections 256; }
+	http {
+		access_log off;
+		keepalive_timeout 0;
+		client_body_temp_path $d;
+		proxy_temp_path $d;
+		fastcgi_temp_path $d;
+		uwsgi_temp_path $d;
+		scgi_temp_path $d;
+		server {
+			listen 80;
+			location / { return 200 "$rs\n"; }
 		}
-		EOF
-		ip netns exec "${!rs}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &
-	else
-		cat >"$d/haproxy.cfg" <<-EOF
-		global
-			maxconn 512
-		defaults
-			mode http
-			timeout connect 5s
-			timeout client 30s
-			timeout server 30s
-		frontend web
-			bind :80
-			option nolinger
-			http-request return status 200 content-type text/plain string "$rs\n"
-		EOF
-		ip netns exec "${!rs}" haproxy -db -f "$d/haproxy.cfg" &
-	fi
+	}
+	EOF
+	ip netns exec "${!rs}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &
 	disown
 done
 wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
 	fail "real servers did not start: $(cat "$TMP"/rs*/error.log 2>/dev/null)"
 
 # The external load balancer: a new backend connection per request, from
-# ten source ports; its log has the backend port and connect time.
+# ten source ports, which nginx closes; its log has the backend port and
+# connect time.
 sysctl_w "$lb" net.ipv4.ip_local_port_range "50000 50999"
 cat >"$TMP/lb.cfg" <<EOF
 global
 	maxconn 512
+	# One thread: two would write their log lines into one another.
+	nbthread 1
 	log stdout format raw local0
 defaults
 	mode http
 	log global
-	option http-server-close
+	option http-keep-alive
+	http-reuse never
 	timeout connect 5s
 	timeout client 30s
 	timeout server 30s
+	option logasap
 	log-format "req bport=%bp tc=%Tc st=%ST"
 frontend fe
 	bind $SNAT_IN:8080
@@ -157,7 +145,7 @@ disown
 wait_for 10 listening "$lb" 8080 || fail "HAProxy did not start: $(cat "$TMP/lb.log")"
 
 [[ $MODULE == yes ]] && counters_mark "$dir"
-log "real servers: $KIND; module=$MODULE; IPVS drop check: $(ipvs_trait drop_check) conntrack"
+log "director: $KIND; module=$MODULE; IPVS drop check: $(ipvs_trait drop_check) conntrack"
 n "$cl" ab -q -n "$N" -c 4 "http://$SNAT_IN:8080/" >"$TMP/ab.out" 2>&1 ||
 	fail "ab: $(tail -n 5 "$TMP/ab.out")"
 sed -n '/^Complete requests/,/^Failed requests/p; /^Connection Times/,/^$/p; /^Percentage/,/100%/p' \
@@ -167,7 +155,8 @@ non2xx=$(awk '/^Non-2xx responses/ { print $3 }' "$TMP/ab.out")
 ((failed == 0 && ${non2xx:-0} == 0)) || fail "ab: $failed failed, ${non2xx:-0} non-2xx"
 
 # HAProxy's view: which requests reused a port, and their connect times.
-wait_for 5 test "$(grep -c '^req ' "$TMP/lb.log")" -ge "$N" ||
+logged() { (($(grep -c '^req ' "$TMP/lb.log") >= N)); }
+wait_for 15 logged ||
 	fail "HAProxy logged $(grep -c '^req ' "$TMP/lb.log") of $N requests"
 read -r reuses slow max < <(awk '/^req / {
 		split($2, p, "="); split($3, t, "="); split($4, s, "=")
@@ -186,13 +175,16 @@ for i in 1 2 3 4 5; do
 	grep -qE '^rs[12]$' "$TMP/curl.body" || fail "curl $i: '$(cat "$TMP/curl.body")'"
 	times+=" $t"
 	((i > 1)) && awk -v t="$t" 'BEGIN { exit !(t >= 0.9) }' && curl_slow=$((curl_slow + 1))
-	wait_for 15 entry_in "TIME_WAIT|CLOSE" || fail "curl $i: IPVS entry '$(ipvs_state)'"
+	wait_for 15 entry_in "TIME_WAIT|CLOSE|FIN_WAIT" || fail "curl $i: IPVS entry '$(ipvs_state)'"
 done
 log "curl --local-port 41000, five in a row, time_connect (s):$times; $curl_slow of 4 reconnects >= 0.9 s"
 
 drops=yes
-[[ $KIND == nginx && $(ipvs_trait drop_check) == confirmed ]] && drops=no
-log "RESULT kind=$KIND module=$MODULE reuses=$reuses slow=$slow curl_slow=$curl_slow"
+[[ $KIND == nat && $(ipvs_trait drop_check) == confirmed ]] && drops=no
+ab50=$(awk '$1 == "50%" { print $2 }' "$TMP/ab.out")
+ab99=$(awk '$1 == "99%" { print $2 }' "$TMP/ab.out")
+log "RESULT kind=$KIND module=$MODULE reuses=$reuses slow=$slow max_connect_ms=$max" \
+	"ab_median_ms=$ab50 ab_p99_ms=$ab99 curl_slow=$curl_slow curl_s=$(tr " " "," <<<"${times# }")"
 dmesg_check
 ((reuses >= N / 2)) || fail "only $reuses of $N requests reused a port: the scenario did not happen"
 if [[ $MODULE == yes || $drops == no ]]; then

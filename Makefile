@@ -6,6 +6,7 @@
 #   make KDIR=/path/to/kernel/build
 #   make install              /lib/modules/$(KVER)/updates + depmod
 #   make dkms-install         register with DKMS: rebuilt on kernel upgrades
+#   make deb                  the Debian package ip-vs-tw-resched-dkms
 # See README.md for the test targets.
 
 KVER ?= $(shell uname -r)
@@ -46,6 +47,17 @@ install: module
 uninstall:
 	rm -f /lib/modules/$(KVER)/updates/ip_vs_tw_resched.ko*
 	depmod -a $(KVER)
+
+# The Debian package ip-vs-tw-resched-dkms (debian/), built from a copy of
+# the tree in build/deb: build/deb/ip-vs-tw-resched-dkms_VERSION_all.deb.
+deb:
+	rm -rf $(CURDIR)/build/deb
+	mkdir -p $(CURDIR)/build/deb/src
+	cd $(CURDIR) && cp -r $(MODULE_FILES) debian examples README.md Documentation \
+		$(CURDIR)/build/deb/src/
+	cd $(CURDIR)/build/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log; exit 1; }
+	@ls $(CURDIR)/build/deb/*.deb
 
 # DKMS: the sources go to /usr/src/$(DKMS_NAME)-$(DKMS_VER), DKMS builds
 # and installs for $(KVER) (the running kernel unless given) and for every
@@ -92,5 +104,5 @@ debug-test:
 demo:
 	scripts/demo.sh
 
-.PHONY: all module check style install uninstall export-src dkms-install dkms-uninstall \
+.PHONY: all module check style install uninstall export-src deb dkms-install dkms-uninstall \
 	clean deps test demo bench debug-test

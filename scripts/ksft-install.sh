@@ -40,7 +40,7 @@ fi
 T=$K/net/ipvs_tw_resched
 rm -rf "$T" "$OUT"
 mkdir -p "$T" "$OUT"
-cp -a "$TOP"/selftests/. "$T"/
+cp -rL "$TOP"/selftests/. "$T"/
 rm -f "$T"/twtool "$T"/twload
 make -s -C "$K" TARGETS=net/ipvs_tw_resched install INSTALL_PATH="$OUT" >"$OUT.make.log" 2>&1 ||
 	{ cat "$OUT.make.log"; exit 1; }

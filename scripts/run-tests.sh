@@ -7,7 +7,8 @@
 #      kernels by default, or what -k names): build the module with W=1
 #      and sparse, no warnings allowed; install the selftests through a
 #      kernel tree's kselftest install; make the VM's initramfs
-#   3. make install, DKMS install, modinfo (installed kernels); checkpatch
+#   3. make install, DKMS install, modinfo (installed kernels); the Debian
+#      package with DKMS (scripts/test-package.sh); checkpatch
 #   4. boot each kernel under QEMU and run the selftests there with the
 #      kernel's own kselftest runner (run_kselftest.sh)
 # Ends with "N passed, N failed, N skipped", counted from the results
@@ -20,10 +21,12 @@
 #             repeatable; default: debian
 #   FILTER    only VM tests whose program name matches this extended
 #             regex (e.g. 'reuse_rst|sysctl')
-# env: TWR_LOAD_KERNELS  regex of kernel releases that also run the load
-#                        tests (odd_packets, sysctl_abuse,
-#                        unload_under_load, netns_churn); default: all
+# env: TWR_HEAVY_KERNELS regex of kernel releases that also run the
+#                        tests of minutes each: the load tests
+#                        (odd_packets, sysctl_abuse, unload_under_load,
+#                        netns_churn) and two_directors; default: all
 #      VM_JOBS           VMs run at once (default 1)
+#      TWR_DEMO=1        also run scripts/demo.sh and check its summary
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +42,7 @@ FILTER=${1:-}
 B=$TOP/build
 CACHE=${TWR_CACHE:-/var/cache/ip_vs_tw_resched}
 LOG=$B/test-results.log
-LOADTESTS="odd_packets.sh sysctl_abuse.sh unload_under_load.sh netns_churn.sh"
+HEAVYTESTS="two_directors.sh odd_packets.sh sysctl_abuse.sh unload_under_load.sh netns_churn.sh"
 # A kernel whose reuse matrix or baselines do not run fails: these may not skip.
 MUSTRUN='^(reuse_|drained_|removed_|persistence|conn_reuse_mode|vs_conntrack_0|lost_final_ack|ftp_data|syn_dropped|reply_direction|service_deleted)'
 mkdir -p "$B" "$CACHE"
@@ -81,6 +84,15 @@ while read -r k img mroot kdir; do
 done <<<"$KLIST"
 [[ -n $private ]] && echo "# install tests (make install, DKMS) only on installed kernels, not on:$private"
 
+# The Debian package: built, installed with DKMS for every installed kernel
+# with headers and for those of the kernel package directories named with
+# -k (installed for the test only), purged.
+pkgdirs=()
+for s in "${SPECS[@]}"; do
+	[[ -d $s ]] && pkgdirs+=("$s")
+done
+"$TOP/scripts/test-package.sh" "${pkgdirs[@]}" | tee -a "$LOG"
+
 # checkpatch, from the newest linux-source's scripts/.
 series=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1 | sed -E 's/.*linux-source-(.*)\.tar\.xz/\1/')
 cp_dir=$CACHE/checkpatch-$series
@@ -105,43 +117,56 @@ tests_for() {	# tests_for KVER: comma list, or empty when none match
 
 	for t in $(cut -d: -f2 "$B/ksft-$k/kselftest-list.txt"); do
 		[[ -n $FILTER && ! ${t%.sh} =~ $FILTER ]] && continue
-		if [[ -n ${TWR_LOAD_KERNELS:-} && ! $k =~ $TWR_LOAD_KERNELS && " $LOADTESTS " == *" $t "* ]]; then
+		if [[ -n ${TWR_HEAVY_KERNELS:-} && ! $k =~ $TWR_HEAVY_KERNELS && " $HEAVYTESTS " == *" $t "* ]]; then
 			continue
 		fi
 		out+=${out:+,}$t
 	done
 	echo "$out"
 }
-if [[ -n ${TWR_LOAD_KERNELS:-} ]]; then
-	skipped_load=
+if [[ -n ${TWR_HEAVY_KERNELS:-} ]]; then
+	skipped_heavy=
 	for r in "${READY[@]}"; do
-		[[ ${r%% *} =~ $TWR_LOAD_KERNELS ]] || skipped_load+=" ${r%% *}"
+		[[ ${r%% *} =~ $TWR_HEAVY_KERNELS ]] || skipped_heavy+=" ${r%% *}"
 	done
-	[[ -n $skipped_load ]] &&
-		echo "# load tests ($LOADTESTS) not run on:$skipped_load (TWR_LOAD_KERNELS='$TWR_LOAD_KERNELS')"
+	[[ -n $skipped_heavy ]] &&
+		echo "# $HEAVYTESTS not run on:$skipped_heavy (TWR_HEAVY_KERNELS='$TWR_HEAVY_KERNELS')"
 fi
 
 JOBS=${VM_JOBS:-1}
-pids=() outs=()
-flush() {	# wait for the running VMs, print their results in order
-	local i
+declare -A running=()
+reap() {	# wait for one VM to end, print its results
+	local pid
 
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}"
-		tee -a "$LOG" <"${outs[$i]}"
-	done
-	pids=() outs=()
+	wait -n -p pid "${!running[@]}"
+	tee -a "$LOG" <"${running[$pid]}"
+	unset "running[$pid]"
 }
 for r in "${READY[@]}"; do
 	k=${r%% *} img=${r#* }
 	t=$(tests_for "$k")
 	[[ -z $t && -n $FILTER ]] && continue
+	((${#running[@]} >= JOBS)) && reap
 	echo "# booting $k: $(tr ',' ' ' <<<"$t" | wc -w) test programs"
 	"$TOP/scripts/vm-run.sh" "$k" "$img" "$B/initramfs-$k.cpio" "$B/vm/$k" "$t" >"$B/vm-$k.out" 2>&1 &
-	pids+=($!) outs+=("$B/vm-$k.out")
-	((${#pids[@]} >= JOBS)) && flush
+	running[$!]=$B/vm-$k.out
 done
-flush
+while ((${#running[@]})); do reap; done
+
+# The quick start's first command, as a newcomer runs it: its summary
+# must carry real figures (TWR_DEMO=1; .ci/run sets it).
+if [[ ${TWR_DEMO:-} == 1 && -z $FILTER ]]; then
+	"$TOP/scripts/demo.sh" >"$B/demo.out" 2>&1
+	drc=$?
+	sed -n '/^Kernel /,$p' "$B/demo.out" | sed 's/^/# demo: /'
+	read -r ws wr < <(sed -nE 's/^IPVS direct routing, without the module: ([0-9]+) of ([0-9]+) reused .*/\1 \2/p' "$B/demo.out")
+	read -r ms mr < <(sed -nE 's/^IPVS direct routing, with the module: +([0-9]+) of ([0-9]+) reused .*/\1 \2/p' "$B/demo.out")
+	if ((drc == 0)) && [[ -n ${wr:-} && -n ${mr:-} ]] && ((wr > 0 && ws >= wr - 1 && mr > 0 && ms == 0)); then
+		result "ok demo (summary: without the module $ws of $wr reuses >= 900 ms, with it $ms of $mr)"
+	else
+		result "not ok demo (exit $drc; summary: without '${ws:-?} of ${wr:-?}', with '${ms:-?} of ${mr:-?}'; see $B/demo.out)"
+	fi
+fi
 
 # Per kernel: tests that must not skip, and a kernel whose tests all
 # skipped, are failures.

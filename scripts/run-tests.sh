@@ -111,6 +111,24 @@ else
 	grep -E -A3 '^(ERROR|WARNING|CHECK):' "$B/style.log" | sed 's/^/#   /' | head -n 40
 fi
 
+# The standalone kselftest install (no kernel tree) must give what the
+# kernel tree's install gave the VMs: the same list, the same files.
+first=${READY[0]%% *}
+ksft_tree=$(ls -d "$CACHE"/ksft/*/tools/testing/selftests 2>/dev/null | head -n 1)
+sa=$B/ksft-standalone
+rm -rf "$sa"
+if [[ -n ${READY[0]:-} && -n $ksft_tree ]] &&
+	make -s -C "$TOP/selftests" install INSTALL_PATH="$sa" OUTPUT="$sa.gen" \
+		KSFT_DIR="$ksft_tree" >"$sa.log" 2>&1 &&
+	diff "$B/ksft-$first/kselftest-list.txt" "$sa/kselftest-list.txt" >>"$sa.log" &&
+	diff <(cd "$B/ksft-$first" && find . -type f | sort) \
+		<(cd "$sa" && find . -type f | sort) >>"$sa.log"; then
+	result "ok selftests/standalone-install (make -C selftests install: $(wc -l <"$sa/kselftest-list.txt") programs, the files of the kernel tree's install)"
+else
+	result "not ok selftests/standalone-install (see $sa.log)"
+	tail -n 20 "$sa.log" | sed 's/^/#   /'
+fi
+
 # The VM runs: which tests on which kernel.
 tests_for() {	# tests_for KVER: comma list, or empty when none match
 	local k=$1 t out=

@@ -5,7 +5,8 @@
  * fork, so that it keeps up with thousands of connections a second.
  *
  *   twload server PORT rst|sink [ID]
- *	rst:  on accept send "ID\n" (default "x"), wait for the client's
+ *	rst:  on accept send "ID PEER\n" (ID default "x", PEER the
+ *	      client's address as the server sees it), wait for the client's
  *	      byte (or its RST), close with an RST (SO_LINGER 0): no
  *	      TIME_WAIT anywhere, IPVS keeps the entry in CLOSE
  *	sink: read and discard until EOF or RST
@@ -20,9 +21,9 @@
  *	is not counted. Fresh connections use FRESHBASE, +1, ... and never
  *	repeat. Each connection: connect, read the server's line, send
  *	a byte, wait for the server's RST. OUTFILE gets a line per
- *	connection, "reuse|fresh MS START SERVER": the connect time, when
- *	the connect began (Unix time, ms) and the server's line ("-" if none
- *	came); stdout one summary line per class:
+ *	connection, "reuse|fresh MS START ID PEER": the connect time, when
+ *	the connect began (Unix time, ms) and the server's line ("- -" if
+ *	none came); stdout one summary line per class:
  *	  class=reuse n=N p50=MS p99=MS max=MS slow=N failed=N rate=R
  *	slow: connects >= 900 ms (a SYN was retransmitted); failed: connects
  *	that failed, and connections that did not end within 10 s of the
@@ -158,14 +159,12 @@ static int server(int argc, char **argv)
 {
 	struct epoll_event ev, evs[MAX_EVENTS];
 	static char buf[65536];
-	char line[32] = "x\n";
+	const char *id = argc == 5 ? argv[4] : "x";
+	char line[64];
 	int ep, ls, rst, i, n, llen;
 
 	if (argc != 4 && argc != 5)
 		return 2;
-	if (argc == 5)
-		snprintf(line, sizeof(line), "%s\n", argv[4]);
-	llen = strlen(line);
 	rst = !strcmp(argv[3], "rst");
 	if (!rst && strcmp(argv[3], "sink"))
 		return 2;
@@ -186,7 +185,17 @@ static int server(int argc, char **argv)
 			if (fd == ls) {
 				int c;
 
-				while ((c = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+				struct sockaddr_in peer;
+				socklen_t plen = sizeof(peer);
+
+				while ((c = accept4(ls, (struct sockaddr *)&peer, &plen,
+						    SOCK_NONBLOCK)) >= 0) {
+					/* "ID PEER": who served it, and the
+					 * source address it came from.
+					 */
+					llen = snprintf(line, sizeof(line), "%s %s\n", id,
+							inet_ntoa(peer.sin_addr));
+					plen = sizeof(peer);
 					if (rst && write(c, line, llen) != llen) {
 						close(c);
 						continue;
@@ -404,8 +413,8 @@ static int reuse(int argc, char **argv)
 				r = read(cn->fd, buf, sizeof(buf) - 1);
 				if (r > 0) {
 					buf[r] = 0;
-					buf[strcspn(buf, "\r\n ")] = 0;
-					conn_log(out, cn, buf[0] ? buf : "-");
+					buf[strcspn(buf, "\r\n")] = 0;
+					conn_log(out, cn, buf[0] ? buf : "- -");
 					if (write(cn->fd, "k", 1) != 1)
 						done = 1;
 				} else if (r == 0 || errno != EAGAIN) {
@@ -414,7 +423,7 @@ static int reuse(int argc, char **argv)
 			}
 			if (!done)
 				continue;
-			conn_log(out, cn, "-");
+			conn_log(out, cn, "- -");
 			epoll_ctl(ep, EPOLL_CTL_DEL, cn->fd, NULL);
 			close(cn->fd);
 			byfd[cn->fd] = NULL;
@@ -432,7 +441,7 @@ static int reuse(int argc, char **argv)
 			if (!byfd[c])
 				continue;
 			st[byfd[c]->cls].failed++;
-			conn_log(out, byfd[c], "-");
+			conn_log(out, byfd[c], "- -");
 			close(c);
 			free(byfd[c]);
 			byfd[c] = NULL;

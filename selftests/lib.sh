@@ -405,6 +405,18 @@ new_nss() {
 	ip -b - <<<"$lines" || fail "ip netns add: $lines"
 }
 # bveth NS1 IF1 NS2 IF2: a veth pair between two namespaces (queued).
+# bclient_snat: the client slots' addresses and route, the SNAT box's two
+# sides (queued; $cl and $nat named).
+bclient_snat() {
+	local j
+
+	for ((j = 0; j < SLOTS; j++)); do
+		baddr "$cl" eth0 "$(client_ip $j)"
+	done
+	bat "$cl" "route add default via $SNAT_IN"
+	baddr "$nat" eth0 $SNAT_IN
+	baddr "$nat" eth1 $SNAT_IP
+}
 VETH_SEQ=0
 bveth() {
 	local a="tv$$-$((++VETH_SEQ))"
@@ -470,12 +482,7 @@ topology() {
 			bat "$sw" "link set $p master br0"
 		done
 	fi
-	for ((j = 0; j < SLOTS; j++)); do
-		baddr "$cl" eth0 "$(client_ip $j)"
-	done
-	bat "$cl" "route add default via $SNAT_IN"
-	baddr "$nat" eth0 $SNAT_IN
-	baddr "$nat" eth1 $SNAT_IP
+	bclient_snat
 	# dr/tun: the director's own address first, so that its ARP requests
 	# do not come from the VIP, which the real servers own too (they
 	# would take such a request for a martian and never answer).

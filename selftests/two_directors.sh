@@ -121,12 +121,7 @@ bveth "$rs1" eth0 "$swb" p3
 bveth "$rs2" eth0 "$swb" p4
 for p in p0 p1 p2; do bat "$swf" "link set $p master br0"; done
 for p in p1 p2 p3 p4; do bat "$swb" "link set $p master br0"; done
-for ((j = 0; j < SLOTS; j++)); do
-	baddr "$cl" eth0 "$(client_ip $j)"
-done
-bat "$cl" "route add default via $SNAT_IN"
-baddr "$nat" eth0 $SNAT_IN
-baddr "$nat" eth1 $SNAT_IP
+bclient_snat
 for d in dira dirb; do
 	baddr "${!d}" eth0 "${DIP[$d]}"
 	baddr "${!d}" eth1 "${BIP[$d]}"

@@ -211,6 +211,15 @@ pass=$(grep -E "${top}ok " "$LOG" | grep -cv '# SKIP')
 skipped=$(grep -E "${top}ok " "$LOG" | grep -c '# SKIP')
 fail=$(grep -cE "${top}not ok " "$LOG")
 echo
+# A CI log is read from its tail: name what failed or skipped there.
+if ((fail)); then
+	echo "# failed:"
+	grep -E "${top}not ok " "$LOG" | sed 's/^/#   /'
+fi
+if ((skipped)); then
+	echo "# skipped:"
+	grep -E "${top}ok " "$LOG" | grep '# SKIP' | sed 's/^/#   /'
+fi
 echo "# $(((SECONDS - start) / 60)) min"
 echo "$pass passed, $fail failed, $skipped skipped"
 ((fail == 0 && pass > 0))

@@ -5,21 +5,24 @@
 # Idempotent; silent when everything is already there.
 #   - both Debian cloud kernel series, image and headers of the same version
 #     (the tests boot them under QEMU; the host's own kernel is not used)
-#   - their sources (checkpatch, the legacy ip_vs fixture)
+#   - the 6.12 sources (checkpatch, kselftest's runner, the debug kernel)
 #   - QEMU, the userland copied into the test VM, sparse
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
+#   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
+#     and lintian, which its test runs on it
 #   - HAProxy, nginx, ab, curl, keepalived and conntrackd, which some tests
 #     run inside the VM (their services are kept from starting here)
 set -euo pipefail
 
 PKGS=(
-	linux-image-cloud-amd64 linux-headers-cloud-amd64 linux-source-6.1
+	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 	linux-source-6.12
 	gcc make libc6-dev sparse python3 xz-utils cpio kmod dkms
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
 	rsync gnuplot-nox
+	dpkg-dev debhelper dh-dkms lintian
 	haproxy nginx-light apache2-utils curl keepalived conntrackd
 )
 # Servers among them run only inside the test VMs: their services must not

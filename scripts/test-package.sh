@@ -23,8 +23,8 @@ VER=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$TOP/dkms.conf")
 PKG=ip-vs-tw-resched-dkms
 rc=0 added=()
 before=$(ls /lib/modules 2>/dev/null)
-: >"$LOG"
 mkdir -p "$B"
+: >"$LOG"
 
 ok() { echo "ok package/$1"; }
 notok() { echo "not ok package/$1"; tail -n 15 "$LOG" | sed 's/^/#   /'; rc=1; }
@@ -55,14 +55,13 @@ else
 	notok build
 	exit 1
 fi
-if command -v lintian >/dev/null; then
-	lint=$(lintian --no-tag-display-limit "$deb" 2>&1 | grep -E '^[EW]: ')
-	if [[ -z $lint ]]; then
-		ok "lintian (no errors or warnings)"
-	else
-		echo "$lint" >>"$LOG"
-		notok "lintian: $(wc -l <<<"$lint") errors/warnings"
-	fi
+if ! command -v lintian >/dev/null; then
+	notok "lintian (not installed: scripts/deps.sh installs it)"
+elif lint=$(lintian --no-tag-display-limit "$deb" 2>&1 | grep -E '^[EW]: '); then
+	echo "$lint" >>"$LOG"
+	notok "lintian: $(wc -l <<<"$lint") errors/warnings"
+else
+	ok "lintian (no errors or warnings)"
 fi
 
 for d in "$@"; do

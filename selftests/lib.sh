@@ -67,10 +67,12 @@ sub() {
 	local name=$1 rc out t0=$SECONDS
 
 	shift
-	out=$( (trap cleanup_ns EXIT; "$@") 2>&1)
-	rc=$?
-	SUB_OUT=$out
-	[[ -n $out ]] && printf '%s\n' "$out" | sed -E 's/^([^#])/# \1/'
+	# Streamed as it comes: a test that hangs shows where.
+	out=$(mktemp)
+	( (trap cleanup_ns EXIT; "$@") 2>&1 ) | tee "$out" | sed -u -E 's/^([^#])/# \1/'
+	rc=${PIPESTATUS[0]}
+	SUB_OUT=$(cat "$out")
+	rm -f "$out"
 	echo "# $name: $((SECONDS - t0)) s"
 	case $rc in
 	0) ktap_result ok "$name" ;;

@@ -179,12 +179,15 @@ log "HAProxy: $N requests, $reuses on a reused source port, $slow of them connec
 # to 40000, so the director sees the same tuple every time.
 curl_slow=0 times= lports=
 curl_fail() {	# what each hop held when a curl failed
+	local h
+
 	log "IPVS: $(n "$dir" ipvsadm -Lnc | grep -v '^[IP]' | tr '\n' ';')"
-	log "director conntrack: $(n "$dir" conntrack -L -p tcp --dport 80 2>/dev/null | tr '\n' ';')"
-	log "SNAT box conntrack: $(n "$nat" conntrack -L -p tcp --dport 80 2>/dev/null | tr '\n' ';')"
-	log "client sockets: $(n "$cl" ss -Htan | tr '\n' ';')"
-	log "rs1 sockets: $(n "$rs1" ss -Htan | tr '\n' ';')"
-	log "rs2 sockets: $(n "$rs2" ss -Htan | tr '\n' ';')"
+	for h in dir nat; do
+		log "$h conntrack: $(n "${!h}" conntrack -L -p tcp --dport 80 2>/dev/null | tr '\n' ';')"
+	done
+	for h in cl rs1 rs2; do
+		log "$h sockets: $(n "${!h}" ss -Htan | tr '\n' ';')"
+	done
 	[[ $MODULE == yes ]] && log "module: $(n "$dir" cat /proc/net/ip_vs_tw_resched | tr '\n' ' ')"
 	fail "$@"
 }

@@ -14,10 +14,10 @@ KDIR ?= /lib/modules/$(KVER)/build
 PWD := $(CURDIR)
 CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-*/scripts/checkpatch.pl) checkpatch.pl)
 
-SOURCES := ip_vs_tw_resched.c ip_vs_tw_resched.h compat/compat.h
+SOURCES := ip_vs_tw_resched.c ip_vs_tw_resched.h ip_vs_tw_resched_trace.h compat/compat.h
 # Everything a build of the module needs, for copies of the tree (DKMS,
 # the test builds): make export-src DEST=dir
-MODULE_FILES := Kbuild Makefile dkms.conf ip_vs_tw_resched.c ip_vs_tw_resched.h compat
+MODULE_FILES := Kbuild Makefile dkms.conf ip_vs_tw_resched.c ip_vs_tw_resched.h ip_vs_tw_resched_trace.h compat
 
 all: module
 

@@ -8,18 +8,20 @@
  * and schedules the SYN afresh. With conntrack in use it can do so only if
  * the SYN carries a new, unconfirmed conntrack; when the SYN was attached to
  * the old flow's confirmed conntrack (v5.9+), or carries any conntrack while
- * the old entry uses conntrack (v4.6 - v5.8), IPVS drops it and the client
- * waits a full SYN retransmit timeout, one second, for every such connection.
+ * the old entry uses conntrack (v4.6 - v5.8), IPVS drops it. The entry's
+ * expiry then deletes the old conntrack, and the client's retransmit, one
+ * second later, goes through every netfilter hook as a new flow.
  *
- * This module hooks in just before IPVS, at LOCAL_IN and LOCAL_OUT, so it
- * sees only SYNs that routing, the filter rules and everything else in
- * front of IPVS have let through. For a SYN that the running IPVS is about
- * to reschedule and drop, by that IPVS's own rules, it retires the stale
- * conntrack and lets conntrack start a fresh one for the SYN, as conntrack
- * itself does when it reopens a closed flow; on kernels with the old check
- * it also clears the entry's conntrack flag, as newer IPVS does itself.
- * IPVS then schedules the SYN at once and points the new conntrack's reply
- * direction at the real server it chose.
+ * This module makes that retransmit happen at once. It keeps a pristine
+ * copy of a SYN that meets an IPVS entry, taken before any other hook has
+ * seen it (PRE_ROUTING, or LOCAL_OUT for local clients), and follows the
+ * SYN to the hook just in front of IPVS. If the SYN gets there and the
+ * running IPVS would reschedule it with a drop, by that IPVS's own rules,
+ * the module drops it in IPVS's place, does what the drop sets in motion
+ * (the old entry expires, its conntrack goes), and sends the copy through
+ * the hooks again, from where the SYN entered. Every rule, template and
+ * table treats the copy as it treats the client's retransmit under stock
+ * IPVS; only the second is gone. See Documentation/design.rst.
  *
  * Report: http://archive.linuxvirtualserver.org/html/lvs-users/2018-05/
  * Upstream reuse logic: net/netfilter/ipvs/ip_vs_core.c, ip_vs_in_hook().
@@ -37,20 +39,25 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
+#include <linux/skbuff.h>
 #include <linux/sysctl.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
+#include <net/sock.h>
 #include <net/tcp.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
-#include <net/netfilter/nf_conntrack_zones.h>
 #include <net/ip_vs.h>
 
 #include "ip_vs_tw_resched.h"
+
+#define CREATE_TRACE_POINTS
+#include "ip_vs_tw_resched_trace.h"
 
 static unsigned int twr_net_id __read_mostly;
 
@@ -66,15 +73,40 @@ static atomic_t twr_netns_live = ATOMIC_INIT(0);
  * conn_reuse_mode is 0? Since "ipvs: Fix reuse connection if RS weight is
  * 0" (v5.16, backported to some stable series) it does; before, the whole
  * reuse block ran only with conn_reuse_mode set. That change touched
- * ip_vs_core.c alone, so no header tells: -1 until a SYN shows it (see
- * twr_probe_seen()), then 1 (it does) or 0 (it keeps such a SYN on the old
- * entry). IPVS before the v5.9 reuse check predates the change.
+ * ip_vs_core.c alone, so no header tells: -1 until IPVS shows it (see
+ * twr_probe_learn()), then 1 (it does) or 0 (it keeps such a SYN on the
+ * old entry). IPVS before the v5.9 reuse check predates the change.
  */
 #ifdef TWR_HAVE_OLD_CONNTRACK_CHECK
 static atomic_t twr_drained_reuse0 = ATOMIC_INIT(-1);
 #else
 static atomic_t twr_drained_reuse0 = ATOMIC_INIT(0);
 #endif
+
+/**
+ * struct twr_cpu - a SYN followed from where it entered to IPVS, per CPU
+ * @syn: the SYN on its way, until the hook in front of IPVS decided for it
+ * @copy: its pristine copy, taken before any other hook saw the SYN
+ * @resent: the copy, while it goes through the hooks again
+ * @resend: the SYN was dropped in IPVS's place; send @copy
+ * @arrived: @resent reached the hook in front of IPVS
+ * @probe_cp: entry the SYN met, watched to learn twr_drained_reuse0
+ * @probe_pkts: its in_pkts before IPVS saw the SYN
+ *
+ * Set and read with bottom halves off: the SYN's whole way to IPVS, and
+ * the copy's, runs inside twr_follow() on this CPU (see there).
+ */
+struct twr_cpu {
+	struct sk_buff *syn;
+	struct sk_buff *copy;
+	struct sk_buff *resent;
+	bool resend;
+	bool arrived;
+	struct ip_vs_conn *probe_cp;
+	int probe_pkts;
+};
+
+static DEFINE_PER_CPU(struct twr_cpu, twr_cpu);
 
 static int resched_mode = TWR_MODE_ALL;
 module_param(resched_mode, int, 0444);
@@ -109,6 +141,7 @@ TWR_TIMEOUT_PARAM(synack, IP_VS_TCP_S_SYNACK);
 static const char * const twr_counter_names[TWR_CNT_MAX] = {
 	[TWR_CNT_RESCHED]		= "resched",
 	[TWR_CNT_CT_REMOVED]		= "ct_removed",
+	[TWR_CNT_RESEND_LOST]		= "resend_lost",
 	[TWR_CNT_NO_DROP]		= "resched_no_drop",
 	[TWR_CNT_PROBE]			= "probe",
 	[TWR_CNT_SKIP_PERSISTENT]	= "skip_persistent",
@@ -117,7 +150,7 @@ static const char * const twr_counter_names[TWR_CNT_MAX] = {
 	[TWR_CNT_SKIP_REUSE_OFF]	= "skip_reuse_off",
 	[TWR_CNT_SKIP_POLICY]		= "skip_policy",
 	[TWR_CNT_SKIP_CONNTRACK]	= "skip_conntrack",
-	[TWR_CNT_SKIP_UNSURE]		= "skip_unsure",
+	[TWR_CNT_SKIP_NO_COPY]		= "skip_no_copy",
 };
 
 static inline struct twr_net *twr_pernet(const struct net *net)
@@ -180,19 +213,22 @@ static bool twr_syn_header(const struct sk_buff *skb,
 	       iph->len + th->doff * 4 <= skb->len;
 }
 
-/* Will IPVS's hook, the next one after ours, look at this packet at all?
- * The early returns of ip_vs_in_hook(), and whether IPVS has its hooks
- * registered for this family: since v5.9 ("ipvs: register hooks only with
- * services", hooks_afmask) IPVS registers them with the first service and
+/* Will IPVS's hook look at this packet at all? The early returns of
+ * ip_vs_in_hook(), and whether IPVS has its hooks registered for this
+ * family: since v5.9 ("ipvs: register hooks only with services",
+ * hooks_afmask) IPVS registers them with the first service and
  * unregisters them with the last one, while ipvs->enable stays set.
+ * At PRE_ROUTING the route is not known yet: that part waits for the
+ * hook in front of IPVS.
  */
 static bool twr_ipvs_sees(struct netns_ipvs *ipvs, const struct sk_buff *skb,
 			  const struct nf_hook_state *state)
 {
 	struct sock *sk;
 
-	if ((skb->pkt_type != PACKET_HOST &&
-	     state->hook != NF_INET_LOCAL_OUT) || !skb_dst(skb))
+	if (skb->pkt_type != PACKET_HOST && state->hook != NF_INET_LOCAL_OUT)
+		return false;
+	if (state->hook != NF_INET_PRE_ROUTING && !skb_dst(skb))
 		return false;
 	if (!READ_ONCE(ipvs->enable) || sysctl_backup_only(ipvs))
 		return false;
@@ -236,9 +272,7 @@ static bool twr_ipvs_drops(struct ip_vs_conn *cp, struct sk_buff *skb)
  *
  * Return: TWR_CNT_RESCHED when IPVS reschedules the SYN; TWR_CNT_PROBE
  * when it is not known whether this IPVS reschedules a drained server's
- * entry under conn_reuse_mode=0 but the entry has ended, so a fresh
- * conntrack is right either way (IPVS forwards the SYN on the old entry
- * then, and points the fresh conntrack at the old server); a
+ * entry under conn_reuse_mode=0 (the SYN is then watched, not changed); a
  * TWR_CNT_SKIP_* reason when IPVS keeps the SYN on the old entry; or
  * TWR_CNT_MAX when there is nothing to say (a SYN on a live entry that
  * IPVS forwards, or one it drops whatever anybody does).
@@ -273,7 +307,7 @@ static enum twr_counter twr_classify(struct netns_ipvs *ipvs,
 		}
 		if (w0 < 0) {
 			*kind |= TWR_MODE_NODEST;
-			return ended ? TWR_CNT_PROBE : TWR_CNT_SKIP_UNSURE;
+			return TWR_CNT_PROBE;
 		}
 		/* This IPVS skips its reuse block: on to the checks below. */
 	} else if (reuse && expected && !cp->control) {
@@ -301,211 +335,306 @@ static enum twr_counter twr_classify(struct netns_ipvs *ipvs,
 }
 
 /**
- * twr_renew_conntrack() - give a SYN a fresh conntrack instead of a stale one
- * @skb: the SYN, carrying the old flow's confirmed conntrack
- * @state: the hook's state, handed on to conntrack
- * @removed: set when this call deleted the stale conntrack
- * @verdict: conntrack's verdict, when it was not NF_ACCEPT
+ * twr_expire() - end an IPVS entry now, as its timer would, and put it
+ * @cp: the entry, referenced by us; our reference is dropped
  *
- * What nf_conntrack_tcp_packet() does when a SYN reopens a closed flow,
- * done here because conntrack did not (the old flow ended with the real
- * server's RST, or conntrack lags behind IPVS): delete the old conntrack and
- * look the SYN up again, which creates a new, unconfirmed one. Only for a
- * conntrack that the SYN matches in its original direction, in the default
- * zone (the only one IPVS uses for its own conntrack lookups).
- *
- * Return: true when the SYN now carries no confirmed conntrack.
+ * What IPVS's own ip_vs_conn_del_put() does: if the timer was pending,
+ * run the expiry here (unhash, unbind from the real server, free after a
+ * grace period) instead of at the next tick, so that a SYN sent on right
+ * after meets no entry, as the retransmit does. If another CPU holds the
+ * entry too, the expiry re-arms itself, as it does from the timer, and
+ * IPVS's reuse check meets the entry once more and reschedules without a
+ * drop (its conntrack flag is clear by then).
  */
-static bool twr_renew_conntrack(struct sk_buff *skb,
-				const struct nf_hook_state *state,
-				bool *removed, unsigned int *verdict)
+static void twr_expire(struct ip_vs_conn *cp)
 {
-	enum ip_conntrack_info ctinfo;
-	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
-
-	*removed = false;
-	*verdict = NF_ACCEPT;
-	if (!ct || !nf_ct_is_confirmed(ct))
-		return true;
-	if (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL ||
-	    nf_ct_zone_id(nf_ct_zone(ct), IP_CT_DIR_ORIGINAL) !=
-	    NF_CT_DEFAULT_ZONE_ID)
-		return false;
-
-	*removed = nf_ct_delete(ct, 0, 0);
-	nf_ct_set(skb, NULL, 0);
-	nf_ct_put(ct);
-	*verdict = twr_conntrack_in(skb, state);
-	if (*verdict != NF_ACCEPT)
-		return false;
-	/* Still confirmed: another CPU was deleting the old one and it was
-	 * still in the table. IPVS then drops the SYN, as without us.
-	 */
-	ct = nf_ct_get(skb, &ctinfo);
-	return !ct || !nf_ct_is_confirmed(ct);
-}
-
-/* Watch what IPVS does with @skb's SYN: see twr_probe_seen(). Only NAT
- * entries tell (the forwarded SYN shows the real server's address) and
- * only uncontrolled ones (a persistence template may send the SYN back to
- * the drained server whatever the reuse rules say).
- */
-static void twr_probe_start(struct twr_net *tn, const struct ip_vs_conn *cp,
-			    struct sk_buff *skb)
-{
-	enum ip_conntrack_info ctinfo;
-	struct nf_conn *ct = nf_ct_get(skb, &ctinfo), *old;
-
-	if (!ct || nf_ct_is_confirmed(ct) || cp->control ||
-	    IP_VS_FWD_METHOD(cp) != IP_VS_CONN_F_MASQ)
-		return;
-	nf_conntrack_get(&ct->ct_general);
-	spin_lock_bh(&tn->probe_lock);
-	old = tn->probe.ct;
-	tn->probe.daddr = cp->daddr;
-	tn->probe.dport = cp->dport;
-	WRITE_ONCE(tn->probe.ct, ct);
-	spin_unlock_bh(&tn->probe_lock);
-	if (old)
-		nf_ct_put(old);
-}
-
-/**
- * twr_probe_seen() - IPVS sent on a SYN at LOCAL_OUT: is it the watched one?
- * @tn: namespace data
- * @af: address family
- * @skb: the packet, as IPVS forwards it (NAT applied)
- *
- * The watched SYN met an ended entry of a drained server under
- * conn_reuse_mode=0 and was given a fresh conntrack. If IPVS forwards it to
- * that server, it kept the SYN on the old entry; to another one, it
- * rescheduled it. Either way the answer holds for this IPVS from now on.
- */
-static void twr_probe_seen(struct twr_net *tn, int af, struct sk_buff *skb)
-{
-	enum ip_conntrack_info ctinfo;
-	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
-	struct ip_vs_iphdr iph;
-	const struct tcphdr *th;
-	struct tcphdr _th;
-	bool same;
-
-	if (!ct || ct != READ_ONCE(tn->probe.ct) ||
-	    !ip_vs_fill_iph_skb(af, skb, false, &iph))
-		return;
-	th = skb_header_pointer(skb, iph.len, sizeof(_th), &_th);
-	if (!th)
-		return;
-
-	spin_lock_bh(&tn->probe_lock);
-	if (tn->probe.ct != ct) {
-		spin_unlock_bh(&tn->probe_lock);
-		return;
+	if (timer_delete(&cp->timer)) {
+		__ip_vs_conn_put(cp);
+		cp->timer.function(&cp->timer);
+	} else {
+		__ip_vs_conn_put(cp);
 	}
-	same = ip_vs_addr_equal(af, &iph.daddr, &tn->probe.daddr) &&
-	       th->dest == tn->probe.dport;
-	WRITE_ONCE(tn->probe.ct, NULL);
-	spin_unlock_bh(&tn->probe_lock);
-	nf_ct_put(ct);
-
-	if (atomic_cmpxchg(&twr_drained_reuse0, -1, !same) == -1)
-		pr_info("IPVS %s a drained server's entries with conn_reuse_mode=0 (seen on a SYN it forwarded)\n",
-			same ? "keeps" : "reschedules");
 }
 
-static void twr_probe_stop(struct twr_net *tn)
-{
-	struct nf_conn *ct;
-
-	spin_lock_bh(&tn->probe_lock);
-	ct = tn->probe.ct;
-	WRITE_ONCE(tn->probe.ct, NULL);
-	spin_unlock_bh(&tn->probe_lock);
-	if (ct)
-		nf_ct_put(ct);
-}
-
-/* Clear the entry's conntrack flag, as ip_vs_in_hook() does itself since
- * v5.9: before that, IPVS drops a rescheduled SYN whenever the entry has
- * the flag and the SYN any conntrack, and the entry's expiry would delete,
- * by tuple, the conntrack that now belongs to the new flow. Under cp->lock,
- * which IPVS holds for its own flag updates.
+/* Clear the entry's conntrack flag, as IPVS does for a SYN it reschedules
+ * without a drop: its expiry would otherwise delete, by tuple, whichever
+ * conntrack has that tuple by then, the new flow's. Under cp->lock, which
+ * IPVS holds for its own flag updates.
  */
 static void twr_clear_nfct(struct ip_vs_conn *cp)
 {
-#ifndef TWR_HAVE_OLD_CONNTRACK_CHECK
 	spin_lock_bh(&cp->lock);
 	cp->flags &= ~IP_VS_CONN_F_NFCT;
 	spin_unlock_bh(&cp->lock);
-#endif
 }
 
-/* Act on a SYN that met @cp; the verdict is for the SYN. */
-static unsigned int twr_decide(struct twr_net *tn, struct netns_ipvs *ipvs,
-			       struct ip_vs_conn *cp, struct sk_buff *skb,
-			       const struct nf_hook_state *state)
+/* Retire the SYN's stale conntrack: delete it from the table. Counted when
+ * this call took it out: nf_ct_delete() also returns false after it
+ * unlinked a conntrack whose destroy event could not be delivered yet
+ * (reliable events), so only a conntrack already dying before the call is
+ * someone else's deletion.
+ */
+static void twr_retire_ct(struct twr_net *tn, struct nf_conn *ct)
 {
-	bool drops = twr_ipvs_drops(cp, skb), removed;
+	bool dying = nf_ct_is_dying(ct);
+
+	if (nf_ct_delete(ct, 0, 0) || !dying)
+		twr_count(tn, TWR_CNT_CT_REMOVED);
+}
+
+/**
+ * twr_decide() - the hook in front of IPVS, for a followed SYN
+ * @tn: namespace data
+ * @pc: this CPU's follow state
+ * @ipvs: IPVS state of the namespace
+ * @cp: the entry the SYN meets, referenced; the reference is ours to drop
+ * @skb: the SYN
+ *
+ * Return: the SYN's verdict: NF_DROP when it is dropped in IPVS's place
+ * (and its copy is to be sent), else NF_ACCEPT.
+ */
+static unsigned int twr_decide(struct twr_net *tn, struct twr_cpu *pc,
+			       struct netns_ipvs *ipvs, struct ip_vs_conn *cp,
+			       struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	bool drops = twr_ipvs_drops(cp, skb);
 	enum twr_counter what;
-	unsigned int verdict;
 	int kind = 0;
 
 	what = twr_classify(ipvs, cp, drops, &kind);
-	if (what != TWR_CNT_RESCHED && what != TWR_CNT_PROBE) {
-		if (what != TWR_CNT_MAX)
+	if (what == TWR_CNT_RESCHED && !drops)
+		what = TWR_CNT_NO_DROP;
+	else if (what == TWR_CNT_RESCHED && !(READ_ONCE(tn->resched_mode) & kind))
+		what = TWR_CNT_SKIP_POLICY;
+
+	if (what == TWR_CNT_PROBE) {
+		/* Watched, not changed: twr_probe_learn() after IPVS. */
+		pc->probe_cp = cp;
+		pc->probe_pkts = atomic_read(&cp->in_pkts);
+	}
+	if (what != TWR_CNT_RESCHED) {
+		__ip_vs_conn_put(cp);
+		if (what != TWR_CNT_MAX) {
 			twr_count(tn, what);
-		return NF_ACCEPT;
-	}
-	if (!drops) {
-		if (what == TWR_CNT_RESCHED)
-			twr_count(tn, TWR_CNT_NO_DROP);
-		else
-			twr_probe_start(tn, cp, skb);
-		return NF_ACCEPT;
-	}
-	if (!(READ_ONCE(tn->resched_mode) & kind)) {
-		twr_count(tn, TWR_CNT_SKIP_POLICY);
+			trace_resched(cp, what);
+		}
 		return NF_ACCEPT;
 	}
 
-	if (!twr_renew_conntrack(skb, state, &removed, &verdict)) {
-		twr_count(tn, TWR_CNT_SKIP_CONNTRACK);
-		return verdict;
+	/* IPVS would reschedule the SYN and drop it. A SYN that carries the
+	 * old flow's conntrack went through everything before IPVS with it:
+	 * its copy must go through again, as the retransmit would. Not for
+	 * a conntrack met in the reply direction (IPVS drops that SYN, and
+	 * the retransmit meets the same conntrack).
+	 */
+	if (ct && nf_ct_is_confirmed(ct) &&
+	    (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL || !pc->copy)) {
+		what = pc->copy ? TWR_CNT_SKIP_CONNTRACK : TWR_CNT_SKIP_NO_COPY;
+		twr_count(tn, what);
+		trace_resched(cp, what);
+		__ip_vs_conn_put(cp);
+		return NF_ACCEPT;
 	}
-	if (removed)
-		twr_count(tn, TWR_CNT_CT_REMOVED);
-	if (what == TWR_CNT_PROBE) {
-		twr_count(tn, TWR_CNT_PROBE);
-		twr_probe_start(tn, cp, skb);
-	} else {
-		twr_count(tn, TWR_CNT_RESCHED);
-		twr_clear_nfct(cp);
+
+	trace_resched(cp, TWR_CNT_RESCHED);
+	twr_clear_nfct(cp);
+	if (!atomic_read(&cp->n_control))
+		twr_expire(cp);
+	else
+		__ip_vs_conn_put(cp);
+
+	if (ct && nf_ct_is_confirmed(ct)) {
+		twr_retire_ct(tn, ct);
+		pc->resend = true;
+		return NF_DROP;
 	}
+	/* A fresh conntrack already (conntrack reopened the flow; 4.6 - 5.8
+	 * IPVS drops it all the same, for the entry's flag): this SYN is
+	 * what the retransmit would be. IPVS gets it now.
+	 */
+	twr_count(tn, TWR_CNT_RESCHED);
 	return NF_ACCEPT;
 }
 
-static unsigned int twr_hook(void *priv, struct sk_buff *skb,
-			     const struct nf_hook_state *state)
+/* Learn from a watched SYN what this IPVS does with a drained server's
+ * entries under conn_reuse_mode=0. IPVS forwarded the SYN on the old entry
+ * (its packet count rose): it keeps them. It did not, and the entry is
+ * expiring or gone: it rescheduled the SYN. Anything else (a rule dropped
+ * the SYN before IPVS, no server to go to) tells nothing. The entry is
+ * still readable: it is freed after an RCU grace period, and the hooks
+ * run under rcu_read_lock().
+ */
+static void twr_probe_learn(struct ip_vs_conn *cp, int pkts_before)
+{
+	bool expiring, kept;
+
+	kept = atomic_read(&cp->in_pkts) != pkts_before;
+	expiring = !timer_pending(&cp->timer) ||
+		   time_before_eq(READ_ONCE(cp->timer.expires), jiffies + 1);
+	if (!kept && !expiring)
+		return;
+	if (atomic_cmpxchg(&twr_drained_reuse0, -1, !kept) == -1)
+		pr_info("IPVS %s a drained server's entries with conn_reuse_mode=0 (seen on a SYN)\n",
+			kept ? "keeps" : "reschedules");
+}
+
+/* Where the hook being run sits in its hook list: the index of our entry
+ * hook in @e, or -1 if it is not there (being unregistered).
+ */
+static int twr_hook_index(const struct nf_hook_entries *e, nf_hookfn *fn)
+{
+	unsigned int i;
+
+	for (i = 0; e && i < e->num_hook_entries; i++)
+		if (e->hooks[i].hook == fn)
+			return i;
+	return -1;
+}
+
+static const struct nf_hook_entries *
+twr_hook_entries(const struct nf_hook_state *state)
 {
 	struct net *net = state->net;
+
+	if (state->pf == NFPROTO_IPV6)
+		return rcu_dereference(net->nf.hooks_ipv6[state->hook]);
+	return rcu_dereference(net->nf.hooks_ipv4[state->hook]);
+}
+
+/* Run @skb through the hooks after index @i and on to where they lead
+ * (routing, local delivery or output), as nf_hook_slow()'s caller would.
+ */
+static void twr_continue(struct sk_buff *skb, struct nf_hook_state *st,
+			 const struct nf_hook_entries *e, int i)
+{
+	if (nf_hook_slow(skb, st, e, i) == 1)
+		st->okfn(st->net, st->sk, skb);
+}
+
+/* A pristine copy of @skb: data shared until someone writes it (every
+ * writer unshares a cloned skb first), extensions (the bridge's state,
+ * IPsec's path) unshared now, as hooks change them in place.
+ */
+static struct sk_buff *twr_copy(struct sk_buff *skb)
+{
+	struct sk_buff *c;
+
+	if (skb_nfct(skb))	/* looped back: conntrack would not look again */
+		return NULL;
+#if !defined(CONFIG_SKB_EXTENSIONS) && IS_ENABLED(CONFIG_BRIDGE_NETFILTER)
+	if (skb->nf_bridge)
+		return NULL;
+#endif
+	c = skb_clone(skb, GFP_ATOMIC);
+	if (!c)
+		return NULL;
+#ifdef CONFIG_SKB_EXTENSIONS
+	if (c->active_extensions &&
+	    !skb_ext_add(c, __ffs(c->active_extensions))) {
+		kfree_skb(c);
+		return NULL;
+	}
+#endif
+	if (skb->sk)
+		skb_set_owner_w(c, skb->sk);
+	return c;
+}
+
+static unsigned int twr_entry_hook(void *priv, struct sk_buff *skb,
+				   const struct nf_hook_state *state);
+
+/**
+ * twr_follow() - take a SYN to IPVS ourselves, and its copy if need be
+ * @tn: namespace data
+ * @skb: a SYN that met an IPVS entry IPVS may reschedule
+ * @state: the entry hook's state (PRE_ROUTING, or LOCAL_OUT)
+ * @want_copy: the entry is one whose SYN IPVS may drop: keep a copy
+ *
+ * Runs the hooks after ours and what follows them, for @skb, here and now
+ * (as nf_reinject() does for a queued packet), so that the hook in front
+ * of IPVS, reached on this CPU before this returns, knows the SYN and its
+ * copy. If that hook dropped the SYN in IPVS's place, the copy goes the
+ * same way, from the hook after ours, exactly as the client's retransmit
+ * would arrive. A SYN that leaves the synchronous path (queued to
+ * userspace, handed to another CPU) reaches IPVS unfollowed, and IPVS
+ * decides alone, as without this module.
+ *
+ * Return: NF_STOLEN, the SYN is on its way; NF_ACCEPT if it cannot be
+ * followed (our hook is being unregistered, or we already follow one).
+ */
+static unsigned int twr_follow(struct twr_net *tn, struct sk_buff *skb,
+			       const struct nf_hook_state *state,
+			       bool want_copy)
+{
+	const struct nf_hook_entries *e = twr_hook_entries(state);
+	struct nf_hook_state st = *state;
+	int i = twr_hook_index(e, twr_entry_hook);
+	struct sk_buff *copy = NULL;
+	struct ip_vs_conn *probe_cp;
+	struct twr_cpu *pc;
+	bool resend;
+	int pkts;
+
+	if (i < 0)
+		return NF_ACCEPT;
+	local_bh_disable();
+	pc = this_cpu_ptr(&twr_cpu);
+	if (pc->syn || pc->resent) {
+		local_bh_enable();
+		return NF_ACCEPT;
+	}
+	if (want_copy)
+		copy = twr_copy(skb);
+	pc->syn = skb;
+	pc->copy = copy;
+	pc->resend = false;
+	pc->probe_cp = NULL;
+
+	twr_continue(skb, &st, e, i + 1);
+
+	/* The SYN is gone from us now (delivered, forwarded or freed). */
+	resend = pc->resend;
+	probe_cp = pc->probe_cp;
+	pkts = pc->probe_pkts;
+	pc->syn = NULL;
+	pc->copy = NULL;
+	if (probe_cp)
+		twr_probe_learn(probe_cp, pkts);
+
+	if (resend) {
+		st = *state;
+		pc->resent = copy;
+		pc->arrived = false;
+		twr_continue(copy, &st, e, i + 1);
+		if (!pc->arrived)
+			twr_count(tn, TWR_CNT_RESEND_LOST);
+		pc->resent = NULL;
+	} else if (copy) {
+		consume_skb(copy);
+	}
+	local_bh_enable();
+	return NF_STOLEN;
+}
+
+/* First in PRE_ROUTING and LOCAL_OUT: a SYN that meets an IPVS entry which
+ * IPVS may reschedule is followed to IPVS (twr_follow()). Everything else,
+ * and every SYN of a namespace where IPVS sees nothing, passes untouched.
+ */
+static unsigned int twr_entry_hook(void *priv, struct sk_buff *skb,
+				   const struct nf_hook_state *state)
+{
+	struct net *net = state->net;
+	enum twr_counter what;
 	struct netns_ipvs *ipvs;
 	struct ip_vs_iphdr iph;
 	struct ip_vs_conn *cp;
-	struct twr_net *tn;
-	unsigned int verdict;
-	int af = state->pf;
+	int af = state->pf, kind = 0;
+	bool want_copy;
 
-	if (likely(!twr_is_syn(af, skb)))
+	if (likely(!twr_is_syn(af, skb)) || skb->ipvs_property)
 		return NF_ACCEPT;
-
-	tn = twr_pernet(net);
-	if (skb->ipvs_property) {
-		/* Sent on by IPVS: perhaps the SYN we are watching. */
-		if (unlikely(READ_ONCE(tn->probe.ct)))
-			twr_probe_seen(tn, af, skb);
-		return NF_ACCEPT;
-	}
-
 	ipvs = net_ipvs(net);
 	if (unlikely(!ipvs) || !twr_ipvs_sees(ipvs, skb, state))
 		return NF_ACCEPT;
@@ -516,38 +645,116 @@ static unsigned int twr_hook(void *priv, struct sk_buff *skb,
 	cp = ip_vs_conn_in_get_proto(ipvs, af, skb, &iph);
 	if (!cp)
 		return NF_ACCEPT;
-	verdict = twr_decide(tn, ipvs, cp, skb, state);
-	/* Not ip_vs_conn_put(): that would re-arm the old entry's timer. */
+	/* No conntrack on the SYN yet: say what IPVS would do if it had
+	 * the old one, the case that needs a copy.
+	 */
+	what = twr_classify(ipvs, cp, true, &kind);
+	want_copy = what == TWR_CNT_RESCHED &&
+		    (READ_ONCE(twr_pernet(net)->resched_mode) & kind);
 	__ip_vs_conn_put(cp);
-	return verdict;
+	if (what == TWR_CNT_MAX)
+		return NF_ACCEPT;
+	return twr_follow(twr_pernet(net), skb, state, want_copy);
 }
 
-/* Right in front of IPVS: its LOCAL_IN hook runs at NF_IP_PRI_NAT_SRC - 1,
- * its LOCAL_OUT hook at NF_IP_PRI_NAT_DST + 2. Conntrack, routing, the
- * filter table and everything else before IPVS have seen the SYN by then.
+/* Just in front of IPVS: decide for the SYN we follow; count its copy. */
+static unsigned int twr_ipvs_hook(void *priv, struct sk_buff *skb,
+				  const struct nf_hook_state *state)
+{
+	struct net *net = state->net;
+	struct netns_ipvs *ipvs;
+	struct ip_vs_iphdr iph;
+	struct ip_vs_conn *cp;
+	struct twr_cpu *pc;
+	struct twr_net *tn;
+	int af = state->pf;
+
+	/* Only the SYN or copy twr_follow() runs on this CPU can match,
+	 * and then bottom halves are off and the CPU cannot change.
+	 */
+	if (likely(skb != raw_cpu_read(twr_cpu.syn) &&
+		   skb != raw_cpu_read(twr_cpu.resent)) ||
+	    skb->ipvs_property)	/* IPVS sends it on: not our business */
+		return NF_ACCEPT;
+	pc = this_cpu_ptr(&twr_cpu);
+	tn = twr_pernet(net);
+	if (skb == pc->resent) {
+		enum ip_conntrack_info ctinfo;
+		struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+		/* A confirmed conntrack again: a duplicate of the SYN made
+		 * and confirmed one meanwhile. IPVS decides, as for any SYN.
+		 */
+		if (!pc->arrived)
+			twr_count(tn, ct && nf_ct_is_confirmed(ct) ?
+				  TWR_CNT_SKIP_CONNTRACK : TWR_CNT_RESCHED);
+		pc->arrived = true;
+		return NF_ACCEPT;
+	}
+	pc->syn = NULL;		/* decided once, whatever follows */
+
+	ipvs = net_ipvs(net);
+	if (!twr_ipvs_sees(ipvs, skb, state) ||
+	    !ip_vs_fill_iph_skb(af, skb, false, &iph) ||
+	    !twr_syn_header(skb, &iph))
+		return NF_ACCEPT;
+	cp = ip_vs_conn_in_get_proto(ipvs, af, skb, &iph);
+	if (!cp)
+		return NF_ACCEPT;
+	return twr_decide(tn, pc, ipvs, cp, skb);
+}
+
+/* The entry hooks come first of all (after defragmentation does not
+ * matter: a fragment is never a SYN we follow). The IPVS-side hooks sit
+ * right in front of IPVS: its LOCAL_IN hook runs at NF_IP_PRI_NAT_SRC - 1,
+ * its LOCAL_OUT hook at NF_IP_PRI_NAT_DST + 2.
  */
 static const struct nf_hook_ops twr_ops[] = {
 	{
-		.hook		= twr_hook,
+		.hook		= twr_entry_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP_PRI_FIRST,
+	},
+	{
+		.hook		= twr_entry_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP_PRI_FIRST,
+	},
+	{
+		.hook		= twr_ipvs_hook,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP_PRI_NAT_SRC - 2,
 	},
 	{
-		.hook		= twr_hook,
+		.hook		= twr_ipvs_hook,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_OUT,
 		.priority	= NF_IP_PRI_NAT_DST + 1,
 	},
 #ifdef CONFIG_IP_VS_IPV6
 	{
-		.hook		= twr_hook,
+		.hook		= twr_entry_hook,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP6_PRI_FIRST,
+	},
+	{
+		.hook		= twr_entry_hook,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP6_PRI_FIRST,
+	},
+	{
+		.hook		= twr_ipvs_hook,
 		.pf		= NFPROTO_IPV6,
 		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP6_PRI_NAT_SRC - 2,
 	},
 	{
-		.hook		= twr_hook,
+		.hook		= twr_ipvs_hook,
 		.pf		= NFPROTO_IPV6,
 		.hooknum	= NF_INET_LOCAL_OUT,
 		.priority	= NF_IP6_PRI_NAT_DST + 1,
@@ -773,7 +980,6 @@ static int __net_init twr_net_init(struct net *net)
 		return -EOPNOTSUPP;
 	}
 	tn->tcp_timeouts = pd->timeout_table;
-	spin_lock_init(&tn->probe_lock);
 
 	tn->stats = alloc_percpu(struct twr_stats);
 	if (!tn->stats)
@@ -814,7 +1020,6 @@ static void __net_exit twr_net_exit(struct net *net)
 	atomic_dec(&twr_netns_live);
 	/* Waits for hooks in flight: nothing touches tn after this. */
 	nf_unregister_net_hooks(net, twr_ops, ARRAY_SIZE(twr_ops));
-	twr_probe_stop(tn);
 	remove_proc_entry("ip_vs_tw_resched", net->proc_net);
 	twr_sysctl_exit(tn);
 	twr_restore_timeouts(tn);

@@ -6,7 +6,6 @@
 #define _IP_VS_TW_RESCHED_H
 
 #include <linux/percpu.h>
-#include <linux/spinlock.h>
 #include <linux/sysctl.h>
 #include <net/ip_vs.h>
 
@@ -23,16 +22,20 @@
 
 /**
  * enum twr_counter - what became of a SYN that met an IPVS entry
- * @TWR_CNT_RESCHED: IPVS rescheduled it and would have dropped it; the
- *	module made it drop-free
+ * @TWR_CNT_RESCHED: IPVS would have rescheduled it with a drop; it reached
+ *	IPVS at once instead, with a fresh conntrack: its copy sent through
+ *	the hooks again (or, where conntrack had already made it a fresh
+ *	one, the SYN itself)
  * @TWR_CNT_CT_REMOVED: stale conntracks the module deleted for such SYNs
- *	(each followed by a fresh one for the SYN)
+ * @TWR_CNT_RESEND_LOST: copies sent again that did not reach IPVS: a rule,
+ *	routing or a queue took them on the way, as it would have taken the
+ *	client's retransmit
  * @TWR_CNT_NO_DROP: IPVS rescheduled it without a drop by itself (the SYN
  *	carries a fresh conntrack, as after conntrack's own reopen of a
  *	FIN-closed flow, or none): nothing to do
- * @TWR_CNT_PROBE: given a fresh conntrack while the module did not yet
+ * @TWR_CNT_PROBE: left to IPVS and watched, while the module did not yet
  *	know whether this IPVS reschedules a drained server's entries with
- *	conn_reuse_mode=0; right either way (see twr_classify())
+ *	conn_reuse_mode=0 (see twr_probe_learn())
  * @TWR_CNT_SKIP_PERSISTENT: entry controlled by a persistence template;
  *	IPVS keeps it on its server (no drop)
  * @TWR_CNT_SKIP_FTP_DATA: entry controlled by an FTP control connection;
@@ -43,17 +46,16 @@
  *	this entry; the SYN goes to the old server (no drop)
  * @TWR_CNT_SKIP_POLICY: IPVS drops the SYN; resched_mode of this
  *	namespace leaves it so
- * @TWR_CNT_SKIP_CONNTRACK: IPVS drops the SYN; its conntrack could not be
- *	renewed (found in the reply direction, in a zone other than the
- *	default one that IPVS uses, or lost to a race)
- * @TWR_CNT_SKIP_UNSURE: IPVS may or may not reschedule it (a live entry
- *	of a drained server, conn_reuse_mode=0, before the module learned
- *	which): left to IPVS
+ * @TWR_CNT_SKIP_CONNTRACK: IPVS drops the SYN: it met its conntrack in the
+ *	reply direction, or a duplicate of it confirmed a new one meanwhile
+ * @TWR_CNT_SKIP_NO_COPY: IPVS drops the SYN: the module has no copy of it
+ *	(memory, or the entry changed between the SYN's arrival and IPVS)
  * @TWR_CNT_MAX: number of counters
  */
 enum twr_counter {
 	TWR_CNT_RESCHED,
 	TWR_CNT_CT_REMOVED,
+	TWR_CNT_RESEND_LOST,
 	TWR_CNT_NO_DROP,
 	TWR_CNT_PROBE,
 	TWR_CNT_SKIP_PERSISTENT,
@@ -62,7 +64,7 @@ enum twr_counter {
 	TWR_CNT_SKIP_REUSE_OFF,
 	TWR_CNT_SKIP_POLICY,
 	TWR_CNT_SKIP_CONNTRACK,
-	TWR_CNT_SKIP_UNSURE,
+	TWR_CNT_SKIP_NO_COPY,
 	TWR_CNT_MAX
 };
 
@@ -71,21 +73,8 @@ struct twr_stats {
 };
 
 /**
- * struct twr_probe - one SYN whose fate tells how IPVS treats drained
- *	servers with conn_reuse_mode=0 (see twr_probe_seen())
- * @ct: the fresh conntrack the SYN was given; referenced while set
- * @daddr: the drained server's address
- * @dport: its port
- */
-struct twr_probe {
-	struct nf_conn *ct;
-	union nf_inet_addr daddr;
-	__be16 dport;
-};
-
-/**
  * struct twr_net - per-namespace data, in net_generic()
- * @resched_mode: TWR_MODE_* bits, written by sysctl, read by the hook
+ * @resched_mode: TWR_MODE_* bits, written by sysctl, read by the hooks
  * @stats: per-CPU counters
  * @tcp_timeouts: IPVS's own TCP timeout table of this namespace, in
  *	jiffies, indexed by IP_VS_TCP_S_*; the sysctls read and write it
@@ -93,8 +82,6 @@ struct twr_probe {
  * @tmo_orig: IPVS's value of a state before our first write to it
  * @tmo_set: states (bit IP_VS_TCP_S_*) this module wrote and owns: all
  *	but ESTABLISHED and FIN_WAIT, which ipvsadm --set writes too
- * @probe_lock: protects @probe
- * @probe: the SYN being watched, if any
  * @sysctl_hdr: our net.ipv4.vs.tw_resched directory
  * @sysctl_tbl: table registered in @sysctl_hdr
  */
@@ -104,8 +91,6 @@ struct twr_net {
 	int *tcp_timeouts;
 	int tmo_orig[IP_VS_TCP_S_LAST];
 	unsigned long tmo_set;
-	spinlock_t probe_lock;	/* protects probe */
-	struct twr_probe probe;
 	struct ctl_table_header *sysctl_hdr;
 	struct ctl_table *sysctl_tbl;
 };

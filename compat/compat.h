@@ -45,14 +45,9 @@ static int twr_compat_zero __maybe_unused, twr_compat_one __maybe_unused = 1;
 #define SYSCTL_ONE		((void *)&twr_compat_one)
 #endif
 
-/* v4.20: nf_conntrack_in() takes the hook state. */
-#ifdef TWR_HAVE_CONNTRACK_IN_STATE
-#define twr_conntrack_in(skb, state)	nf_conntrack_in(skb, state)
-#else
-#define twr_conntrack_in(skb, state) ({				\
-	const struct nf_hook_state *__st = (state);			\
-	nf_conntrack_in(__st->net, __st->pf, __st->hook, skb);		\
-})
+/* v6.2: del_timer() became timer_delete() (6.1 has both). */
+#ifndef TWR_HAVE_TIMER_DELETE
+#define timer_delete(t)		del_timer(t)
 #endif
 
 /* A real server that was removed sits in the trash without its AVAILABLE

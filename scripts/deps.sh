@@ -21,6 +21,7 @@ PKGS=(
 	gcc make libc6-dev sparse python3 xz-utils cpio kmod dkms
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
+	nftables ipset
 	rsync gnuplot-nox
 	dpkg-dev debhelper dh-dkms lintian
 	haproxy nginx-light apache2-utils curl keepalived conntrackd

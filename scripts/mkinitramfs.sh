@@ -47,9 +47,9 @@ add_bin() {	# a binary and every library it loads
 # applets: busybox would shadow ip, sysctl and friends.
 for b in bash sh cat ls mkdir rm cp mv ln seq wc tr cut sort head tail \
 	sleep timeout date uname mktemp printf basename dirname tee uniq \
-	env chmod id stat readlink true false nproc expr grep sed awk \
+	env chmod id stat readlink true false nproc expr grep sed awk diff \
 	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare touch mkfifo \
-	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi \
+	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi nft ipset \
 	nstat perl stdbuf realpath sync ping; do
 	add_bin $b
 done

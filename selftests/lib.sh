@@ -294,6 +294,11 @@ dmesg_check() {
 #   LOCAL    yes: the client runs on the director itself (slot 0 only,
 #            bound to DIR_CLIENT_IP:40000); no SNAT box in the path
 #   PERSIST  seconds of IPVS persistence (ipvsadm -p), empty for none
+#   RS_ROUTE default (the default): the real servers route everything
+#            through the director; link: only their own link, so that
+#            they can answer nothing but the director's own address (as a
+#            pod on another node): a flow the director does not
+#            masquerade never completes
 #   SRV      what the real servers do (twtool server's mode): fin or rst
 #            as CLOSE says, or echo; none: no server started (the test
 #            starts its own)
@@ -495,9 +500,11 @@ topology() {
 		baddr "$dir" eth1 "${DIR_RS[0]}"
 		baddr "$dir" eth2 "${DIR_RS[1]}"
 		baddr "$rs1" eth0 "${RS_IP[rs1]}"
-		bat "$rs1" "route add default via ${DIR_RS[0]}"
 		baddr "$rs2" eth0 "${RS_IP[rs2]}"
-		bat "$rs2" "route add default via ${DIR_RS[1]}"
+		if [[ ${RS_ROUTE:-default} == default ]]; then
+			bat "$rs1" "route add default via ${DIR_RS[0]}"
+			bat "$rs2" "route add default via ${DIR_RS[1]}"
+		fi
 	else
 		for rs in rs1 rs2; do
 			direct_rs "${!rs}"

@@ -3,7 +3,9 @@
  * twtool - tiny TCP client and server for the ip_vs_tw_resched selftests.
  *
  *   twtool server PORT ID [fin|rst|sfin]
- *	Accept forever; send "ID\n" on each connection, then either wait for
+ *	Accept forever; send "ID peer=ADDR\n" on each connection (ADDR: the
+ *	client address this server sees, IPv4 without the ::ffff: prefix),
+ *	then either wait for
  *	the client's FIN and close (fin, the default: the client closes first
  *	so no real server keeps TIME_WAIT), or wait for the client's one-byte
  *	"got it" and close with an RST (rst: SO_LINGER 0) or first with a FIN
@@ -13,7 +15,7 @@
  *
  *   twtool connect ADDR PORT [fin|rst|crst] [-b SRCADDR[:SRCPORT]] [-T TOS]
  *	One connection. Prints one line:
- *	  connect_ms=F server=ID syn_retrans=N end=fin|rst|crst
+ *	  connect_ms=F server=ID peer=ADDR syn_retrans=N end=fin|rst|crst
  *	connect_ms is the time connect() took; syn_retrans the number of
  *	retransmissions TCP_INFO counted before the connection was
  *	established. fin: shut down, read to EOF; rst: send one byte, read
@@ -160,7 +162,16 @@ static void serve_one(int c, const char *id, int rst)
 	char buf[256];
 	ssize_t n;
 
-	if (dprintf(c, "%s\n", id) < 0)
+	struct sockaddr_in6 peer;
+	socklen_t plen = sizeof(peer);
+	char addr[INET6_ADDRSTRLEN] = "?";
+	const char *a = addr;
+
+	if (!getpeername(c, (struct sockaddr *)&peer, &plen) &&
+	    inet_ntop(AF_INET6, &peer.sin6_addr, addr, sizeof(addr)) &&
+	    !strncmp(addr, "::ffff:", 7) && strchr(addr, '.'))
+		a = addr + 7;
+	if (dprintf(c, "%s peer=%s\n", id, a) < 0)
 		_exit(1);
 	if (rst) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };

@@ -65,7 +65,8 @@ deb:
 # build/rpm/ip-vs-tw-resched-dkms-VERSION-1.noarch.rpm (and .src.rpm).
 # The spec reads the version from dkms.conf. --nodeps: on Debian, rpm's
 # database knows nothing of what dpkg installed (make). Documentation goes
-# to /usr/share/doc/NAME, as RHEL's rpm macros have it.
+# to /usr/share/doc/NAME, as RHEL's rpm macros have it. Files are not
+# group- or world-writable, whatever the umask of the checkout.
 RPM_NAME := ip-vs-tw-resched-dkms
 RPM_DIR = $(CURDIR)/build/rpm
 RPM_SRC = $(RPM_DIR)/src/$(RPM_NAME)-$(DKMS_VER)
@@ -73,7 +74,7 @@ rpm:
 	rm -rf $(RPM_DIR)
 	mkdir -p $(RPM_DIR)/SOURCES $(RPM_SRC)
 	cd $(CURDIR) && cp -r $(MODULE_FILES) COPYING rpm examples README.md Documentation $(RPM_SRC)/
-	tar -C $(RPM_DIR)/src -czf $(RPM_DIR)/SOURCES/$(RPM_NAME)-$(DKMS_VER).tar.gz $(RPM_NAME)-$(DKMS_VER)
+	tar -C $(RPM_DIR)/src --mode=go-w -czf $(RPM_DIR)/SOURCES/$(RPM_NAME)-$(DKMS_VER).tar.gz $(RPM_NAME)-$(DKMS_VER)
 	cp $(CURDIR)/dkms.conf $(RPM_DIR)/SOURCES/
 	rpmbuild -ba --nodeps --define "_topdir $(RPM_DIR)" \
 		--define "_rpmdir $(RPM_DIR)" --define "_srcrpmdir $(RPM_DIR)" \

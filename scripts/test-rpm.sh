@@ -22,7 +22,9 @@
 #
 # Real DKMS builds of the same sources and dkms.conf are what
 # scripts/test-package.sh checks; nothing here needs a RHEL machine.
-# One result line per check; exit 1 if any failed.
+# One result line per check; exit 1 if any failed. KEEP=1 keeps
+# build/rpm-test (the scratch root, each step's output and dkms calls);
+# build/rpm-test.log has them all.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,7 +110,7 @@ want() {	# want TREE-PATH PACKAGE-PATH
 make -s -C "$TOP" export-src DEST="$W/src" >>"$LOG" 2>&1
 doc=/usr/share/doc/$PKG
 {
-	want "$W/src" /usr/src/$M-$VER
+	want "$W/src" "/usr/src/$M-$VER"
 	(cd "$W/src" && find . -mindepth 1) | while read -r f; do
 		want "$W/src/$f" "/usr/src/$M-$VER/${f#./}"
 	done

@@ -7,6 +7,7 @@
 #   make install              /lib/modules/$(KVER)/updates + depmod
 #   make dkms-install         register with DKMS: rebuilt on kernel upgrades
 #   make deb                  the Debian package ip-vs-tw-resched-dkms
+#   make rpm                  the RPM ip-vs-tw-resched-dkms (RHEL, EPEL's dkms)
 # See README.md for the test targets.
 
 KVER ?= $(shell uname -r)
@@ -59,6 +60,30 @@ deb:
 		{ tail -n 30 ../build.log; exit 1; }
 	@ls $(CURDIR)/build/deb/*.deb
 
+# The RPM ip-vs-tw-resched-dkms (rpm/) and its source package, built with
+# rpmbuild from a tarball of a copy of the tree in build/rpm:
+# build/rpm/ip-vs-tw-resched-dkms-VERSION-1.noarch.rpm (and .src.rpm).
+# The spec reads the version from dkms.conf. --nodeps: on Debian, rpm's
+# database knows nothing of what dpkg installed (make). Documentation goes
+# to /usr/share/doc/NAME, as RHEL's rpm macros have it. Files are not
+# group- or world-writable, whatever the umask of the checkout.
+RPM_NAME := ip-vs-tw-resched-dkms
+RPM_DIR = $(CURDIR)/build/rpm
+RPM_SRC = $(RPM_DIR)/src/$(RPM_NAME)-$(DKMS_VER)
+rpm:
+	rm -rf $(RPM_DIR)
+	mkdir -p $(RPM_DIR)/SOURCES $(RPM_SRC)
+	cd $(CURDIR) && cp -r $(MODULE_FILES) COPYING rpm examples README.md Documentation $(RPM_SRC)/
+	tar -C $(RPM_DIR)/src --mode=go-w -czf $(RPM_DIR)/SOURCES/$(RPM_NAME)-$(DKMS_VER).tar.gz $(RPM_NAME)-$(DKMS_VER)
+	cp $(CURDIR)/dkms.conf $(RPM_DIR)/SOURCES/
+	rpmbuild -ba --nodeps --define "_topdir $(RPM_DIR)" \
+		--define "_rpmdir $(RPM_DIR)" --define "_srcrpmdir $(RPM_DIR)" \
+		--define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
+		--define "_docdir_fmt %%{NAME}" \
+		$(CURDIR)/rpm/$(RPM_NAME).spec >$(RPM_DIR)/build.log 2>&1 || \
+		{ tail -n 30 $(RPM_DIR)/build.log; exit 1; }
+	@ls $(RPM_DIR)/*.rpm
+
 # DKMS: the sources go to /usr/src/$(DKMS_NAME)-$(DKMS_VER), DKMS builds
 # and installs for $(KVER) (the running kernel unless given) and for every
 # kernel installed later.
@@ -104,5 +129,5 @@ debug-test:
 demo:
 	scripts/demo.sh
 
-.PHONY: all module check style install uninstall export-src deb dkms-install dkms-uninstall \
+.PHONY: all module check style install uninstall export-src deb rpm dkms-install dkms-uninstall \
 	clean deps test demo bench debug-test

@@ -10,6 +10,7 @@
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
 #   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
 #     and lintian, which its test runs on it
+#   - rpm (rpmbuild) for the RPM, rpmlint for its test
 #   - HAProxy, nginx, ab, curl, keepalived and conntrackd, which some tests
 #     run inside the VM (their services are kept from starting here)
 set -euo pipefail
@@ -24,6 +25,7 @@ PKGS=(
 	nftables ipset
 	rsync gnuplot-nox
 	dpkg-dev debhelper dh-dkms lintian
+	rpm rpmlint
 	haproxy nginx-light apache2-utils curl keepalived conntrackd
 )
 # Servers among them run only inside the test VMs: their services must not

@@ -8,7 +8,8 @@
 #      and sparse, no warnings allowed; install the selftests through a
 #      kernel tree's kselftest install; make the VM's initramfs
 #   3. make install, DKMS install, modinfo (installed kernels); the Debian
-#      package with DKMS (scripts/test-package.sh); checkpatch
+#      package with DKMS (scripts/test-package.sh); the RPM
+#      (scripts/test-rpm.sh); checkpatch
 #   4. boot each kernel under QEMU and run the selftests there with the
 #      kernel's own kselftest runner (run_kselftest.sh)
 # Ends with "N passed, N failed, N skipped", counted from the results
@@ -92,6 +93,11 @@ for s in "${SPECS[@]}"; do
 	[[ -d $s ]] && pkgdirs+=("$s")
 done
 "$TOP/scripts/test-package.sh" "${pkgdirs[@]}" | tee -a "$LOG"
+
+# The RPM: built, rpmlint, its files against the tree, and rpm installing,
+# upgrading, reinstalling and erasing it in a scratch root, its scriptlets
+# calling a stub dkms.
+"$TOP/scripts/test-rpm.sh" | tee -a "$LOG"
 
 # checkpatch, from the newest linux-source's scripts/.
 series=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1 | sed -E 's/.*linux-source-(.*)\.tar\.xz/\1/')

@@ -10,8 +10,9 @@
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
 #   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
 #     and lintian, which its test runs on it
-#   - HAProxy, nginx, ab, curl, keepalived and conntrackd, which some tests
-#     run inside the VM (their services are kept from starting here)
+#   - HAProxy, nginx, ab, curl, keepalived, conntrackd and Prometheus's
+#     node exporter and promtool, which some tests run inside the VM
+#     (their services are kept from starting here)
 set -euo pipefail
 
 PKGS=(
@@ -24,10 +25,11 @@ PKGS=(
 	rsync gnuplot-nox
 	dpkg-dev debhelper dh-dkms lintian
 	haproxy nginx-light apache2-utils curl keepalived conntrackd
+	prometheus-node-exporter prometheus
 )
 # Servers among them run only inside the test VMs: their services must not
 # start on this machine.
-SERVICES=(haproxy nginx keepalived conntrackd)
+SERVICES=(haproxy nginx keepalived conntrackd prometheus prometheus-node-exporter)
 
 missing=()
 for p in "${PKGS[@]}"; do

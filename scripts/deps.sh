@@ -9,7 +9,7 @@
 #   - QEMU, the userland copied into the test VM, sparse
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
 #   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
-#     and lintian, which its test runs on it
+#     and lintian and systemd (systemd-analyze), which its test runs on it
 #   - HAProxy, nginx, ab, curl, keepalived, conntrackd and Prometheus's
 #     node exporter and promtool, which some tests run inside the VM
 #     (their services are kept from starting here)
@@ -23,7 +23,7 @@ PKGS=(
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
 	rsync gnuplot-nox
-	dpkg-dev debhelper dh-dkms lintian
+	dpkg-dev debhelper dh-dkms lintian systemd
 	haproxy nginx-light apache2-utils curl keepalived conntrackd
 	prometheus-node-exporter prometheus
 )

@@ -12,9 +12,10 @@
 #   | curl <------------------|----|  collector only,     |    | resched_mode|
 #   +-------------------------+    |  127.0.0.1:9100      |    | = 0: active0|
 #                                  +----------------------+    +-------------+
-#   cl --- nat (SNAT; conn_reuse_mode=0 --- dir (IPVS VIP:80, conntrack) --- rs1, rs2
-#          here: active 0)                  one reuse after a server's        (twtool
-#                                           RST: resched 1, ct_removed 1)     servers)
+#   cl ---- nat ------------------ dir --------------------------- rs1, rs2
+#           SNAT; conn_reuse_mode  IPVS VIP:80, conntrack; one     twtool
+#           =0 here: active 0      reuse after a server's RST:     servers
+#                                  resched 1, ct_removed 1
 #   (the reuse topology of snat_port_reuse.sh)
 #
 # Namespaces of every kind the script must find: the initial one, named

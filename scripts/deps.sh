@@ -9,10 +9,11 @@
 #   - QEMU, the userland copied into the test VM, sparse
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
 #   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
-#     and lintian, which its test runs on it
+#     and lintian and systemd (systemd-analyze), which its test runs on it
 #   - rpm (rpmbuild) for the RPM, rpmlint for its test
-#   - HAProxy, nginx, ab, curl, keepalived and conntrackd, which some tests
-#     run inside the VM (their services are kept from starting here)
+#   - HAProxy, nginx, ab, curl, keepalived, conntrackd and Prometheus's
+#     node exporter and promtool, which some tests run inside the VM
+#     (their services are kept from starting here)
 set -euo pipefail
 
 PKGS=(
@@ -24,13 +25,14 @@ PKGS=(
 	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
 	nftables ipset
 	rsync gnuplot-nox
-	dpkg-dev debhelper dh-dkms lintian
+	dpkg-dev debhelper dh-dkms lintian systemd
 	rpm rpmlint
 	haproxy nginx-light apache2-utils curl keepalived conntrackd
+	prometheus-node-exporter prometheus
 )
 # Servers among them run only inside the test VMs: their services must not
 # start on this machine.
-SERVICES=(haproxy nginx keepalived conntrackd)
+SERVICES=(haproxy nginx keepalived conntrackd prometheus prometheus-node-exporter)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -48,7 +48,7 @@ add_bin() {	# a binary and every library it loads
 for b in bash sh cat ls mkdir rm cp mv ln seq wc tr cut sort head tail \
 	sleep timeout date uname mktemp printf basename dirname tee uniq \
 	env chmod id stat readlink true false nproc expr grep sed awk diff \
-	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare touch mkfifo \
+	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare nsenter touch mkfifo \
 	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi nft ipset \
 	nstat perl stdbuf realpath sync ping; do
 	add_bin $b
@@ -56,7 +56,7 @@ done
 
 # The software operators run, for the tests that use it (deps.sh installs
 # it; a test says SKIP where it is missing).
-for b in haproxy nginx ab curl keepalived conntrackd; do
+for b in haproxy nginx ab curl keepalived conntrackd prometheus-node-exporter promtool; do
 	type -P $b >/dev/null && add_bin $b
 done
 

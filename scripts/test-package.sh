@@ -5,7 +5,8 @@
 # ./ip-vs-tw-resched-dkms_*.deb, which must build and install the module
 # with DKMS for every installed kernel with headers; modinfo finds it;
 # a kernel without IPVS is refused (BUILD_EXCLUSIVE_CONFIG); apt-get purge
-# leaves nothing behind. One result line per check; exit 1 if any failed.
+# leaves nothing behind; the examples are all installed and the systemd
+# units among them verify. One result line per check; exit 1 if any failed.
 #
 # usage: test-package.sh [DIR...]
 #   DIR: directories of kernel packages (linux-image-*.deb,
@@ -35,7 +36,7 @@ cleanup() {
 	for k in $(ls /lib/modules 2>/dev/null); do
 		grep -qx "$k" <<<"$before" || rm -rf "/lib/modules/$k"
 	done
-	rm -rf "$B/fake-kernel" "$B/dkms-fake"
+	rm -rf "$B/fake-kernel" "$B/dkms-fake" "$B/sd-root"
 }
 trap cleanup EXIT
 
@@ -85,6 +86,33 @@ else
 	notok install
 	exit 1
 fi
+# The examples as installed: every file of examples/ (executables still
+# executable), and the metrics service and timer verified by systemd with
+# the script where the README installs it.
+ex=/usr/share/doc/$PKG/examples sd=$B/sd-root bad=
+while read -r f; do
+	if [[ -f $ex/$f ]]; then
+		[[ -x $TOP/examples/$f && ! -x $ex/$f ]] && bad+=" $f (not executable)"
+	elif [[ ! -f $ex/$f.gz ]]; then
+		bad+=" $f (missing)"
+	fi
+done < <(cd "$TOP/examples" && find . -type f | sed 's|^\./||' | sort)
+rm -rf "$sd"
+mkdir -p "$sd/etc/systemd/system" "$sd/usr/local/sbin" "$sd/lib/systemd"
+cp -a /lib/systemd/system "$sd/lib/systemd/"
+cp "$ex"/prometheus/*.service "$ex"/prometheus/*.timer "$sd/etc/systemd/system/" 2>>"$LOG"
+install -m 755 "$ex/prometheus/ip_vs_tw_resched-metrics" "$sd/usr/local/sbin/" 2>>"$LOG"
+if ! out=$(systemd-analyze verify --root="$sd" /etc/systemd/system/ip_vs_tw_resched-metrics.timer \
+	/etc/systemd/system/ip_vs_tw_resched-metrics.service 2>&1); then
+	echo "$out" >>"$LOG"
+	bad+=" systemd-analyze verify: $(head -n 1 <<<"$out")"
+fi
+if [[ -z $bad ]]; then
+	ok "examples ($(cd "$TOP/examples" && find . -type f | wc -l) files in $ex; the metrics timer and service verify)"
+else
+	notok "examples:$bad"
+fi
+
 for k in "${kernels[@]}"; do
 	st=$(dkms status -m $NAME -v "$VER" -k "$k" 2>/dev/null)
 	f=$(modinfo -k "$k" -F filename $NAME 2>/dev/null)

@@ -6,7 +6,8 @@
 #   - both Debian cloud kernel series, image and headers of the same version
 #     (the tests boot them under QEMU; the host's own kernel is not used)
 #   - the 6.12 sources (checkpatch, kselftest's runner, the debug kernel)
-#   - QEMU, the userland copied into the test VM, sparse
+#   - QEMU, the userland copied into the test VM, sparse; perf, trace-cmd
+#     and bpftrace for the tracepoint's test
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
 #   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
 #     and lintian and systemd (systemd-analyze), which its test runs on it
@@ -23,7 +24,8 @@ PKGS=(
 	gcc make libc6-dev sparse python3 xz-utils cpio kmod dkms
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
-	nftables ipset
+	nftables ipset nfct
+	linux-perf trace-cmd bpftrace
 	rsync gnuplot-nox
 	dpkg-dev debhelper dh-dkms lintian systemd
 	rpm rpmlint

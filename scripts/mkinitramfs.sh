@@ -49,14 +49,15 @@ for b in bash sh cat ls mkdir rm cp mv ln seq wc tr cut sort head tail \
 	sleep timeout date uname mktemp printf basename dirname tee uniq \
 	env chmod id stat readlink true false nproc expr grep sed awk diff \
 	find xargs ps pkill pgrep sysctl mount umount dmesg kmod unshare nsenter touch mkfifo \
-	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi nft ipset \
+	ip ss ipvsadm conntrack xtables-nft-multi xtables-legacy-multi nft ipset nfct \
 	nstat perl stdbuf realpath sync ping; do
 	add_bin $b
 done
 
 # The software operators run, for the tests that use it (deps.sh installs
 # it; a test says SKIP where it is missing).
-for b in haproxy nginx ab curl keepalived conntrackd prometheus-node-exporter promtool; do
+for b in haproxy nginx ab curl keepalived conntrackd prometheus-node-exporter promtool \
+	perf trace-cmd bpftrace; do
 	type -P $b >/dev/null && add_bin $b
 done
 

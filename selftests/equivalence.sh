@@ -32,9 +32,10 @@
 #   connmark               mangle CONNMARK restore/save, a mark set on
 #                          ctstate NEW, masquerade by that mark
 #   ct_zone                raw CT --zone 7 on everything
-#   ct_timeout             an nft ct timeout policy set in raw prerouting
-#   nft                    nft: ct mark, meta mark (mangle and nat
-#                          prerouting), a ct label, masquerade by mark
+#   ct_timeout             raw CT --timeout: a timeout policy (nfct)
+#   nft                    nft: ct mark, a ct label and an nft timeout
+#                          policy on new flows, meta mark (mangle and
+#                          nat prerouting), masquerade by mark
 # Scenarios: the first connection ends with the real server's RST (rst),
 # with the client's FIN (fin), with the client's FIN and its final ACK
 # lost (lost_ack), or with an RST after which its server is drained
@@ -97,6 +98,14 @@ one_run() {
 		static_neigh "$nat" eth1 $SNAT_IP "$dir" eth0 $VIP
 		static_neigh "$dir" eth1 "${DIR_RS[0]}" "$rs1" eth0 "${RS_IP[rs1]}"
 		static_neigh "$dir" eth2 "${DIR_RS[1]}" "$rs2" eth0 "${RS_IP[rs2]}"
+		# No more router solicitations (the hosts send three, four
+		# seconds apart), and the multicast reports of the new
+		# addresses over, before anything is counted.
+		for ns in "$cl" "$nat" "$dir" "$rs1" "$rs2"; do
+			n "$ns" sh -c 'for f in /proc/sys/net/ipv6/conf/*/router_solicitations; do echo 0 >$f; done' ||
+				fail "router_solicitations in $ns"
+		done
+		wait_for 30 ip6_quiet || fail "IPv6 control traffic did not stop"
 	fi
 	sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
 	[[ $mod == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
@@ -249,6 +258,18 @@ record() {
 
 ipvs_single() { (($(ipvs_entry | wc -l) == 1)); }
 
+# ip6_quiet: the director received and sent no IPv6 multicast (router
+# solicitations, MLD reports) for a second and a half.
+ip6_mcast() { n "$dir" awk '$1 ~ /^Ip6(In|Out)McastPkts$/ { s += $2 } END { print s + 0 }' /proc/net/snmp6; }
+ip6_quiet() {
+	local a b
+
+	a=$(ip6_mcast)
+	sleep 1.5
+	b=$(ip6_mcast)
+	[[ $a == "$b" ]]
+}
+
 ct_list() {
 	n "$dir" conntrack -L -f $CT_FAMILY -p tcp --orig-src "$SNAT_IP" --sport $SNAT_PORT "$@" 2>/dev/null
 }
@@ -391,45 +412,48 @@ COMMIT
 EOF
 		return
 	fi
-	# ct_timeout
-	n "$dir" nft -f - <<EOF 2>"$TMP/nft.err" ||
-table ip twr_to {
-	ct timeout pol {
-		protocol tcp;
-		l3proto ip;
-		policy = { established: 4321, close: 47 }
-	}
-	chain pre {
-		type filter hook prerouting priority raw; policy accept;
-		ip daddr $VIP tcp dport 80 ct timeout set "pol"
-	}
-	chain post {
-		type nat hook postrouting priority srcnat; policy accept;
-		oifname { "eth1", "eth2" } masquerade
-	}
-}
+	# ct_timeout: a raw CT template naming a timeout policy (nfct), as
+	# "iptables -t raw ... -j CT --timeout" users write it.
+	n "$dir" nfct add timeout twr_pol inet tcp established 4321 close 47 2>"$TMP/nfct.err" ||
+		skip "no conntrack timeout policies here (CONFIG_NF_CT_NETLINK_TIMEOUT): $(head -n 1 "$TMP/nfct.err")"
+	n "$dir" "$IPTABLES-restore" --noflush <<EOF || fail "CT timeout rules"
+*raw
+-A PREROUTING -d $VIP -p tcp --dport 80 -j CT --timeout twr_pol
+COMMIT
+*nat
+-A POSTROUTING -o eth1 -j MASQUERADE
+-A POSTROUTING -o eth2 -j MASQUERADE
+COMMIT
 EOF
-		skip "no conntrack timeout policies here (CONFIG_NF_CONNTRACK_TIMEOUT?): $(head -n 2 "$TMP/nft.err")"
 }
 
 ruleset_nft() {
-	local counter=counter label=
+	local counter=counter label= timeout= pol=
 
 	# Linux 5.4.49 here has no nft counter (CONFIG_NFT_COUNTER).
 	n "$dir" nft -f - <<<"table ip twr_probe { chain c { counter; }; }" 2>/dev/null || counter=
 	n "$dir" nft delete table ip twr_probe 2>/dev/null
 	[[ -z $counter ]] && log "no nft counters in this kernel (CONFIG_NFT_COUNTER): the record has none"
-	if n "$dir" nft -f - <<<"table ip twr_probe { chain c { ct label set twr_new; }; }" 2>/dev/null; then
-		label="ct label set twr_new"
+	if n "$dir" nft -f - <<<"table ip twr_probe { chain c { ct label set \"twr-new\"; }; }" 2>/dev/null; then
+		label='ct label set "twr-new"'
 	else
 		log "no conntrack labels in this kernel (CONFIG_NF_CONNTRACK_LABELS): none set"
 	fi
 	n "$dir" nft delete table ip twr_probe 2>/dev/null
+	# nft's own timeout policy, set on the new conntrack (after conntrack).
+	if n "$dir" nft -f - <<<"table ip twr_probe { ct timeout p { protocol tcp; l3proto ip; policy = { close: 57 }; }; }" 2>/dev/null; then
+		pol='ct timeout pol { protocol tcp; l3proto ip; policy = { established: 4321, close: 57 }; }'
+		timeout='ct timeout set "pol"'
+	else
+		log "no conntrack timeout policies in this kernel (CONFIG_NF_CONNTRACK_TIMEOUT): none set"
+	fi
+	n "$dir" nft delete table ip twr_probe 2>/dev/null
 	n "$dir" nft -f - <<EOF || fail "nft rules"
 table ip twr {
+	$pol
 	chain mangle_pre {
 		type filter hook prerouting priority mangle; policy accept;
-		ip daddr $VIP tcp dport 80 ct state new ct mark set 0x20 $label $counter
+		ip daddr $VIP tcp dport 80 ct state new ct mark set 0x20 $label $timeout $counter
 		ct mark 0x20 meta mark set 0x4000 $counter
 	}
 	chain nat_pre {
@@ -509,7 +533,7 @@ while getopts "r:s:m:o:" o; do
 	esac
 done
 require_root
-require_cmd ip ipvsadm conntrack twtool modprobe nft ipset iptables-legacy iptables-nft
+require_cmd ip ipvsadm conntrack twtool modprobe nft nfct ipset iptables-legacy iptables-nft
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 ipvs_traits
@@ -528,7 +552,7 @@ fi
 
 # The labels the nft rule set names.
 for f in /etc/connlabel.conf /etc/xtables/connlabel.conf; do
-	[[ -e $f ]] || { mkdir -p "$(dirname "$f")"; echo "1 twr_new" >"$f"; }
+	mkdir -p "$(dirname "$f")" && echo "1 twr-new" >"$f"
 done
 # LOG lines from every namespace.
 [[ -w /proc/sys/net/netfilter/nf_log_all_netns ]] &&

@@ -458,6 +458,27 @@ static unsigned int twr_decide(struct twr_net *tn, struct twr_cpu *pc,
 	return NF_ACCEPT;
 }
 
+/* Is @skb, at the hook in front of IPVS, still the SYN @copy was taken
+ * of? The follow state knows the SYN by its address only; should it be
+ * freed on the way (a rule dropped it) and another packet get its memory
+ * before the follow ends, the TCP source port and sequence number, which
+ * nothing before IPVS changes, tell them apart.
+ */
+static bool twr_same_syn(int af, const struct sk_buff *skb,
+			 const struct ip_vs_iphdr *iph,
+			 const struct sk_buff *copy)
+{
+	struct ip_vs_iphdr ciph;
+	struct tcphdr _th, _cth;
+	const struct tcphdr *th, *cth;
+
+	if (!ip_vs_fill_iph_skb(af, copy, false, &ciph))
+		return false;
+	th = skb_header_pointer(skb, iph->len, sizeof(_th), &_th);
+	cth = skb_header_pointer(copy, ciph.len, sizeof(_cth), &_cth);
+	return th && cth && th->source == cth->source && th->seq == cth->seq;
+}
+
 /* Learn from a watched SYN what this IPVS does with a drained server's
  * entries under conn_reuse_mode=0. IPVS forwarded the SYN on the old entry
  * (its packet count rose): it keeps them. It did not, and the entry is
@@ -697,6 +718,8 @@ static unsigned int twr_ipvs_hook(void *priv, struct sk_buff *skb,
 	if (!twr_ipvs_sees(ipvs, skb, state) ||
 	    !ip_vs_fill_iph_skb(af, skb, false, &iph) ||
 	    !twr_syn_header(skb, &iph))
+		return NF_ACCEPT;
+	if (pc->copy && !twr_same_syn(af, skb, &iph, pc->copy))
 		return NF_ACCEPT;
 	cp = ip_vs_conn_in_get_proto(ipvs, af, skb, &iph);
 	if (!cp)

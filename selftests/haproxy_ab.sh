@@ -39,7 +39,8 @@
 # Asserts: every request answered (200) by both servers' pages; without
 # the module where this kernel drops: at least all but one of the reuses
 # and of the curl reconnects >= 900 ms; with the module: none, and the
-# module counted them (resched + resched_no_drop). Prints ab's
+# module rescheduled each of them, port by port as its tracepoint shows
+# (resched + resched_no_drop), and its counters agree. Prints ab's
 # connection-time table of each run.
 #
 # usage: haproxy_ab.sh                          all four runs (KTAP)
@@ -146,7 +147,10 @@ ip netns exec "$lb" haproxy -db -f "$TMP/lb.cfg" >"$TMP/lb.log" 2>&1 &
 disown
 wait_for 10 listening "$lb" 8080 || fail "HAProxy did not start: $(cat "$TMP/lb.log")"
 
-[[ $MODULE == yes ]] && counters_mark "$dir"
+if [[ $MODULE == yes ]]; then
+	counters_mark "$dir"
+	trace_on "$dir"
+fi
 log "director: $KIND; module=$MODULE; IPVS drop check: $(ipvs_trait drop_check) conntrack"
 n "$cl" ab -q -n "$N" -c 4 "http://$SNAT_IN:8080/" >"$TMP/ab.out" 2>&1 ||
 	fail "ab: $(tail -n 5 "$TMP/ab.out")"
@@ -222,11 +226,34 @@ if [[ $MODULE == yes ]]; then
 	got=$(($(twr_counter "$dir" resched) - TWR_MARK[resched] +
 		$(twr_counter "$dir" resched_no_drop) - TWR_MARK[resched_no_drop]))
 	log "module counters:" $(n "$dir" cat /proc/net/ip_vs_tw_resched | grep -E '^(resched|ct_removed|resched_no_drop) ')
-	# Each reuse meets an entry IPVS reschedules: HAProxy reuses a port
-	# only after its own socket closed, when the director has seen both
-	# FINs (NAT) or the load balancer's (DR).
+	# SYN by SYN: the module traces each one it decided for. Each reused
+	# port must have met an entry IPVS reschedules exactly as often as
+	# HAProxy reused it (HAProxy reuses a port only after its own socket
+	# closed, when the director has seen both FINs (NAT) or the load
+	# balancer's (DR); IPVS keeps that entry 120 s, longer than the run),
+	# curl's tuple four times, and no first use of a port may have met
+	# one.
+	trace_events >"$TMP/trace"
+	trace_off
+	want=$(awk '/^req / {
+			split($2, p, "="); split($4, s, "=")
+			if (s[2] != 200 || p[2] !~ /^[1-9][0-9]*$/) next
+			if (p[2] in seen) n[p[2]]++
+			seen[p[2]] = 1
+		} END { for (q in n) print q, n[q] }' "$TMP/lb.log" | sort -n)
+	want+=$'\n'"$SNAT_PORT 4"
+	traced=$(awk '/outcome=(resched|resched_no_drop)$/ {
+			sub(/.*client=[^ ]*:/, ""); sub(/ .*/, ""); n[$0]++
+		} END { for (q in n) print q, n[q] }' "$TMP/trace" | sort -n)
+	if [[ $(sort -n <<<"$want") != "$traced" ]]; then
+		log "reuses per source port (HAProxy's log, curl's 4): $(sort -n <<<"$want" | tr '\n' ' ')"
+		log "SYNs the module rescheduled per source port (tracepoint): $(tr '\n' ' ' <<<"$traced")"
+		log "other events: $(grep -vE 'outcome=(resched|resched_no_drop)$' "$TMP/trace" | tr '\n' ';')"
+		fail "the module's rescheduled SYNs are not the reuses, port by port"
+	fi
 	((got == reuses + 4)) ||
-		fail "the module counted $got rescheduled SYNs, $reuses + 4 reused"
+		fail "the counters say $got rescheduled SYNs, the tracepoint $((reuses + 4))"
+	log "tracepoint: $((reuses + 4)) rescheduled SYNs, each a reuse, port by port"
 fi
 echo "# PASS"
 exit $ksft_pass

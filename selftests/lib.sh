@@ -254,6 +254,32 @@ counters_expect() {
 	done
 }
 
+# The module's tracepoint, tw_resched:resched, for one namespace:
+#   trace_on NS      clear the trace, enable the event for NS only
+#   trace_events     the events since, one line each (TP_printk's fields)
+#   trace_off        disable it again
+TRACE_DIR=/sys/kernel/tracing
+tracefs() {	# mount tracefs where it is not yet; 1 if there is none
+	[[ -d $TRACE_DIR/events ]] || mount -t tracefs nodev $TRACE_DIR 2>/dev/null
+	[[ -d $TRACE_DIR/events ]]
+}
+trace_on() {
+	local ino
+
+	tracefs || fail "no tracefs"
+	ino=$(n "$1" stat -L -c %i /proc/self/ns/net) || fail "netns inode of $1"
+	echo 0 >$TRACE_DIR/events/tw_resched/resched/enable &&
+		echo "netns == $ino" >$TRACE_DIR/events/tw_resched/resched/filter &&
+		echo >$TRACE_DIR/trace &&
+		echo 1 >$TRACE_DIR/events/tw_resched/resched/enable ||
+		fail "cannot enable tw_resched:resched"
+}
+trace_events() { grep -o 'netns=.*' $TRACE_DIR/trace; }
+trace_off() {
+	echo 0 >$TRACE_DIR/events/tw_resched/resched/enable
+	echo 0 >$TRACE_DIR/events/tw_resched/resched/filter
+}
+
 # slab_in_use CACHE: objects in use, empty if the kernel does not list the
 # cache by name (merged with another: the VM boots with slab_nomerge).
 # SLUB counts the free objects of per-CPU slabs as in use; shrinking the

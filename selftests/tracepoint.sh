@@ -17,7 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 
 CLOSE=rst
-T=/sys/kernel/tracing
+T=$TRACE_DIR
 
 # stage: a connection, ended by the real server's RST; its IPVS entry in
 # CLOSE and the SNAT box idle. Sets FIRST (the server) and NETNS (inode).
@@ -40,7 +40,7 @@ want() {
 	log "traced: $re"
 }
 
-tracefs() {
+trace_tracefs() {
 	stage
 	echo 0 >$T/tracing_on
 	echo >$T/trace
@@ -78,15 +78,18 @@ trace_cmd() {
 }
 
 bpftrace_run() {
-	local out
+	local out cmd
 
 	stage
 	# The fields, as a bpftrace program reads them.
+	# bpftrace wants the command's one path (/bin is /usr/bin here).
+	cmd=$(client_cmd 0)
+	cmd="$(type -P ip) ${cmd#ip }"
 	out=$(BPFTRACE_STRLEN=64 timeout 120 bpftrace -e '
 		tracepoint:tw_resched:resched {
 			printf("ns=%u state=%u outcome=%u weight=%u\n", args->netns,
 			       args->state, args->outcome, args->weight);
-		}' -c "$(client_cmd 0)" 2>&1) || fail "bpftrace: $out"
+		}' -c "$cmd" 2>&1) || fail "bpftrace: $out"
 	# IP_VS_TCP_S_CLOSE is 6, TWR_CNT_RESCHED 0.
 	grep -q "ns=$NETNS state=6 outcome=0 weight=1" <<<"$out" ||
 		fail "bpftrace printed: $out"
@@ -97,14 +100,12 @@ require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
 TMP=$(mktemp -d)
 trap 'cleanup_ns; rm -rf "$TMP"' EXIT
-[[ -d $T/events ]] || mount -t tracefs nodev $T 2>/dev/null ||
-	mount -t debugfs nodev /sys/kernel/debug && T=/sys/kernel/debug/tracing
-[[ -d $T/events ]] || skip "no tracefs"
+tracefs || skip "no tracefs (CONFIG_TRACING)"
 module_state yes
 [[ -d $T/events/tw_resched/resched ]] || fail "the module has no tw_resched:resched event"
 
 ktap_header 4
-sub tracefs tracefs
+sub tracefs trace_tracefs
 for tool in perf trace-cmd bpftrace; do
 	if ! command -v $tool >/dev/null; then
 		ktap_result fail $tool "$tool is not in this VM (scripts/mkinitramfs.sh)"

@@ -415,22 +415,23 @@ static unsigned int twr_decide(struct twr_net *tn, struct twr_cpu *pc,
 		pc->probe_pkts = atomic_read(&cp->in_pkts);
 	}
 	if (what != TWR_CNT_RESCHED) {
-		__ip_vs_conn_put(cp);
 		if (what != TWR_CNT_MAX) {
 			twr_count(tn, what);
 			trace_resched(cp, what);
 		}
+		__ip_vs_conn_put(cp);
 		return NF_ACCEPT;
 	}
 
-	/* IPVS would reschedule the SYN and drop it. A SYN that carries the
-	 * old flow's conntrack went through everything before IPVS with it:
-	 * its copy must go through again, as the retransmit would. Not for
-	 * a conntrack met in the reply direction (IPVS drops that SYN, and
-	 * the retransmit meets the same conntrack).
+	/* IPVS would reschedule the SYN and drop it: it carries the old
+	 * flow's conntrack, or (4.6 - 5.8) any conntrack while the entry uses
+	 * conntrack, even a fresh one conntrack made when it reopened a
+	 * FIN-closed flow. Under stock IPVS the client's retransmit then goes
+	 * through every hook again: so does the copy. Not for a conntrack met
+	 * in the reply direction (the retransmit would meet the same one).
 	 */
-	if (ct && nf_ct_is_confirmed(ct) &&
-	    (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL || !pc->copy)) {
+	if (!pc->copy || (nf_ct_is_confirmed(ct) &&
+			  CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL)) {
 		what = pc->copy ? TWR_CNT_SKIP_CONNTRACK : TWR_CNT_SKIP_NO_COPY;
 		twr_count(tn, what);
 		trace_resched(cp, what);
@@ -444,18 +445,10 @@ static unsigned int twr_decide(struct twr_net *tn, struct twr_cpu *pc,
 		twr_expire(cp);
 	else
 		__ip_vs_conn_put(cp);
-
-	if (ct && nf_ct_is_confirmed(ct)) {
+	if (nf_ct_is_confirmed(ct))
 		twr_retire_ct(tn, ct);
-		pc->resend = true;
-		return NF_DROP;
-	}
-	/* A fresh conntrack already (conntrack reopened the flow; 4.6 - 5.8
-	 * IPVS drops it all the same, for the entry's flag): this SYN is
-	 * what the retransmit would be. IPVS gets it now.
-	 */
-	twr_count(tn, TWR_CNT_RESCHED);
-	return NF_ACCEPT;
+	pc->resend = true;
+	return NF_DROP;
 }
 
 /* Is @skb, at the hook in front of IPVS, still the SYN @copy was taken

@@ -22,10 +22,8 @@
 
 /**
  * enum twr_counter - what became of a SYN that met an IPVS entry
- * @TWR_CNT_RESCHED: IPVS would have rescheduled it with a drop; it reached
- *	IPVS at once instead, with a fresh conntrack: its copy sent through
- *	the hooks again (or, where conntrack had already made it a fresh
- *	one, the SYN itself)
+ * @TWR_CNT_RESCHED: IPVS would have rescheduled it with a drop; its copy,
+ *	sent through the hooks again, reached IPVS at once instead
  * @TWR_CNT_CT_REMOVED: stale conntracks the module deleted for such SYNs
  * @TWR_CNT_RESEND_LOST: copies sent again that did not reach IPVS: a rule,
  *	routing or a queue took them on the way, as it would have taken the

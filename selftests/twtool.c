@@ -13,7 +13,7 @@
  *	byte a loaded machine can deliver the RST before the client's
  *	connect() returns, which then fails with ECONNRESET.
  *
- *   twtool connect ADDR PORT [fin|rst|crst] [-b SRCADDR[:SRCPORT]] [-T TOS]
+ *   twtool connect ADDR PORT [fin|rst|crst] [-b SRCADDR[:SRCPORT]] [-T TOS] [-H]
  *	One connection. Prints one line:
  *	  connect_ms=F server=ID peer=ADDR syn_retrans=N end=fin|rst|crst
  *	connect_ms is the time connect() took; syn_retrans the number of
@@ -23,7 +23,10 @@
  *	own; crst: the
  *	client resets the connection itself (SO_LINGER 0). -T: once the
  *	server's line is read, send with this TOS (traffic class): the FIN
- *	and the final ACK carry it, so that a rule can drop them.
+ *	and the final ACK carry it, so that a rule can drop them. -H: once the
+ *	server's line is read, print the result line and hold the connection,
+ *	idle, until SIGUSR1; then end it as asked (so that its state can be
+ *	looked at while nothing moves).
  *	Exit 0 on success, 1 on any failure (with a message on stderr).
  *
  *   twtool server PORT ID echo
@@ -42,6 +45,14 @@
  *	director), then holds the connection until its standard input ends,
  *	sends QUIT and waits for the server's RST.
  *
+ *   twtool ctstall
+ *	Subscribe to conntrack's destroy events as a reliable listener
+ *	(NETLINK_BROADCAST_ERROR, as conntrackd with NetlinkEventsReliable),
+ *	with the smallest receive buffer, and never read them: once it is
+ *	full, a deletion's event cannot be delivered and nf_ct_delete()
+ *	unlinks the conntrack but returns false. Prints "ready", then waits
+ *	to be killed.
+ *
  *   twtool echo ADDR PORT SECONDS
  *	One connection kept for SECONDS, or until SIGUSR1: a line every
  *	100 ms, each echo checked (an echo that takes over 5 s counts as a
@@ -50,6 +61,8 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -273,7 +286,7 @@ static int client(int argc, char **argv)
 	socklen_t tlen = sizeof(ti);
 	char id[128] = "", buf[256];
 	const char *end = "fin";
-	int s, rst = 0, crst = 0, i, tos = -1;
+	int s, rst = 0, crst = 0, hold = 0, i, tos = -1;
 	double t0, t1;
 	ssize_t n;
 	size_t got = 0;
@@ -296,6 +309,8 @@ static int client(int argc, char **argv)
 			bind_src(s, dst.ss_family, argv[++i]);
 		} else if (!strcmp(argv[i], "-T") && i + 1 < argc) {
 			tos = strtol(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "-H")) {
+			hold = 1;
 		}
 	}
 	alarm(30);
@@ -316,6 +331,20 @@ static int client(int argc, char **argv)
 		id[got] = '\0';
 	}
 	id[strcspn(id, "\n")] = '\0';
+
+	if (hold) {
+		sigset_t usr1;
+
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		printf("connect_ms=%.1f server=%s syn_retrans=%u end=held\n",
+		       t1 - t0, id, ti.tcpi_total_retrans);
+		fflush(stdout);
+		alarm(0);
+		sigwait(&usr1, &i);
+		alarm(30);
+	}
 
 	/* Mark what this end sends from now on: its FIN and the final ACK. */
 	if (tos >= 0 &&
@@ -346,8 +375,9 @@ static int client(int argc, char **argv)
 		} while (n > 0 || (n < 0 && errno == EINTR));
 	}
 	close(s);
-	printf("connect_ms=%.1f server=%s syn_retrans=%u end=%s\n",
-	       t1 - t0, id, ti.tcpi_total_retrans, end);
+	if (!hold)
+		printf("connect_ms=%.1f server=%s syn_retrans=%u end=%s\n",
+		       t1 - t0, id, ti.tcpi_total_retrans, end);
 	return 0;
 }
 
@@ -455,6 +485,25 @@ static int echo_client(int argc, char **argv)
 	return 0;
 }
 
+static int ctstall(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int s, one = 1, grp = NFNLGRP_CONNTRACK_DESTROY, size = 1;
+
+	s = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)))
+		die("netlink");
+	if (setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) ||
+	    setsockopt(s, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))
+		die("netlink options");
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ret = 2;
@@ -467,12 +516,15 @@ int main(int argc, char **argv)
 		ret = echo_client(argc, argv);
 	else if (argc > 1 && !strcmp(argv[1], "ftpctl"))
 		ret = ftp_control(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "ctstall"))
+		ret = ctstall();
 	if (ret == 2)
 		fprintf(stderr,
 			"usage: twtool server PORT ID [fin|rst|sfin|echo]\n"
 			"       twtool server PORT ID ftp DATAADDR DATAPORT\n"
 			"       twtool ftpctl ADDR PORT [-b SRC[:PORT]]\n"
 			"       twtool connect ADDR PORT [fin|rst|crst] [-b SRC[:PORT]] [-T TOS]\n"
-			"       twtool echo ADDR PORT SECONDS\n");
+			"       twtool echo ADDR PORT SECONDS\n"
+			"       twtool ctstall\n");
 	return ret;
 }

@@ -33,7 +33,7 @@ timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg -cpu max -smp "$SMP" -m "$MEM" ${VM_ICOUNT:+-icount "$VM_ICOUNT"} \
 	-nodefaults -display none -no-reboot \
 	-kernel "$IMAGE" -initrd "$INITRD" \
-	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 slab_nomerge twr.tests=$TESTS twr.mode=$MODE ${VM_APPEND:-}" \
+	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 log_buf_len=8M slab_nomerge twr.tests=$TESTS twr.mode=$MODE ${VM_APPEND:-}" \
 	-serial "file:$OUT/console.log" -serial "file:$OUT/results.log" \
 	</dev/null >"$OUT/qemu.log" 2>&1
 qrc=$?

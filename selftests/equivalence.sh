@@ -41,7 +41,8 @@
 # lost (lost_ack), or with an RST after which its server is drained
 # (drain, expire_nodest_conn=1); then the client reuses the tuple.
 #
-# The flow record (director): every conntrack of the tuple as
+# The flow record (director), taken while the reused connection is held
+# open and idle: every conntrack of the tuple as
 # `conntrack -L -o save,labels` shows it (tuples, state, status, mark,
 # zone, labels; the timeout as 10 s bins), the IPVS entries of the tuple
 # (ipvsadm -Lnc without the expire column), the packet and byte counters
@@ -81,7 +82,7 @@ kernel_has() {	# kernel_has MODULE|builtin-dir: a module we can load
 # One run (-m): build the topology, load the rule set, stage the scenario,
 # reuse the tuple, write the record.
 one_run() {
-	local r=$1 s=$2 mod=$3 out=$4 srv1 ms srv peer retrans opts
+	local r=$1 s=$2 mod=$3 out=$4 srv1 ms srv peer retrans opts held
 
 	trap cleanup_ns EXIT
 	[[ $r == kube_ipv6 ]] && FAMILY=6
@@ -118,18 +119,14 @@ one_run() {
 	[[ $mod == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
 	[[ $s == drain ]] && sysctl_w "$dir" net.ipv4.vs.expire_nodest_conn 1
 	ruleset_"${r%%_*}" "$r"
-	# The forwarded SYN, as it leaves for a real server; and, to explain
-	# a difference, every packet the director routes or sends (not
-	# compared: LOG lines are not counters).
+	# The forwarded SYN, as it leaves for a real server.
 	n "$dir" "ip${FAMILY/4/}tables-legacy" -t mangle -A POSTROUTING -o "eth+" -p tcp \
-		--tcp-flags SYN,ACK,RST,FIN SYN -d "$(rs_net)" -j LOG --log-prefix "twr-eq: " &&
-		n "$dir" "ip${FAMILY/4/}tables-legacy" -t mangle -A POSTROUTING -p tcp \
-			-j LOG --log-prefix "twr-eqp: " --log-tcp-sequence ||
-		fail "LOG rules"
-	# The ends acknowledge every segment at once (quickack): whether a
-	# delayed ACK went out before the server's RST is timing, and would
-	# show in the rule counters. For lost_ack the servers' FIN is
-	# retransmitted after 60 s only, outside the counted window.
+		--tcp-flags SYN,ACK,RST,FIN SYN -d "$(rs_net)" -j LOG --log-prefix "twr-eq: " ||
+		fail "LOG rule"
+	# The ends acknowledge every segment at once (quickack), so that no
+	# delayed ACK's timer decides how many packets the counters see. For
+	# lost_ack the servers' FIN is retransmitted after 60 s only, outside
+	# the counted window.
 	local rto=
 	[[ $s == lost_ack ]] && rto="rto_min 60s"
 	ip -n "$cl" route replace default via $SNAT_IN dev eth0 quickack 1 ||
@@ -164,11 +161,22 @@ one_run() {
 	dump_counters >"$TMP/counters.before"
 	dmesg_mark
 	[[ $mod == yes ]] && counters_mark "$dir"
-	reuse_connect reuse || fail "reused connection failed (stock would wait 1 s, never fail): $OUT"
+	# The reused connection is held open, idle, while it is recorded:
+	# how its end's ACKs and FINs fall is the ends' timing, not the flow.
+	ip netns exec "$cl" twtool connect $VIP 80 $CLOSE -b "$(hp "$(client_ip 0)" 0)" -H \
+		>"$TMP/reuse.out" 2>&1 &
+	held=$!
+	wait_for 40 grep -q 'end=held' "$TMP/reuse.out" ||
+		fail "reused connection failed (stock would wait 1 s, never fail): $(cat "$TMP/reuse.out")"
+	OUT=$(cat "$TMP/reuse.out")
+	parse_conn "$OUT" || fail "reuse: no server id in '$OUT'"
+	[[ $OUT =~ peer=([0-9a-f.:]+) ]] && PEER=${BASH_REMATCH[1]}
 	ms=$MS srv=$SERVER peer=$PEER retrans=$RETRANS
 	record "$srv" "$peer" >"$out"
 	dump_counters >"$TMP/counters.after"
 	counter_deltas "$TMP/counters.before" "$TMP/counters.after" >>"$out"
+	kill -USR1 $held
+	wait $held || fail "the reused connection did not end well: $(cat "$TMP/reuse.out")"
 	log "run module=$mod: first connection to $srv1; reuse $ms ms, to $srv, server saw $peer," \
 		"SYN retransmits $retrans"
 	echo "TIME $ms $retrans" >>"$out"
@@ -275,11 +283,9 @@ record() {
 	n "$dir" ipvsadm -Lnc | awk -v s="$(hp "$SNAT_IP" $SNAT_PORT)" \
 		'$1 == "TCP" && $4 == s { print "IPVS", $1, $3, $4, $5, $6 }' | sort
 	# The forwarded SYN as LOG saw it (no MAC, IP ID or timestamps).
-	dmesg | tail -n +$((DMESG_LINES + 1)) | grep -o 'twr-eq: .*' |
+	dmesg_since | grep -o 'twr-eq: .*' |
 		sed -E 's/ (MAC|ID|SPT|FLOWLBL)=[^ ]*//g; s/ +$//' | sed 's/^/SYN /'
 	echo "SERVER $1 PEER $2"
-	dmesg | tail -n +$((DMESG_LINES + 1)) | grep -o 'twr-eqp: .*' |
-		sed -E 's/ (MAC|ID)=[^ ]*//g; s/ +$//' | sed 's/^/PKT /'
 }
 
 ipvs_single() { (($(ipvs_entry | wc -l) == 1)); }
@@ -540,10 +546,6 @@ one_case() {
 	if ! diff -u <(grep -E "$what" "$d/stock") <(grep -E "$what" "$d/module") >"$d/diff"; then
 		log "the flows differ (- stock IPVS, + with the module):"
 		sed 's/^/#   /' "$d/diff"
-		log "what the director sent, stock IPVS:"
-		grep '^PKT ' "$d/stock" | sed 's/^/#   /'
-		log "with the module:"
-		grep '^PKT ' "$d/module" | sed 's/^/#   /'
 
 		fail "$r/$s: the module's flow is not the flow stock IPVS makes"
 	fi

@@ -294,15 +294,23 @@ slab_in_use() {
 # complaints and hung tasks with "INFO:"; kmemleak announces its finds.)
 KERNEL_BAD_RE='WARNING:|BUG:|INFO: |Oops|refcount_t|possible circular|KASAN:|UBSAN|kmemleak: [0-9]+ new suspected|general protection|RCU stall|Call Trace|waiting for .* to become free'
 
-# dmesg_mark / dmesg_check: fail if the kernel complained since the mark.
+# dmesg_mark / dmesg_since / dmesg_check: a marker line in the kernel log;
+# what the kernel logged after it; fail if the kernel complained since.
+# A marker, not a line count: once the log buffer is full, old lines go
+# and the count stands still while new ones come.
 dmesg_mark() {
-	DMESG_LINES=$(dmesg | wc -l)
+	DMESG_MARK="twr-mark $$ $RANDOM$RANDOM"
+	echo "$DMESG_MARK" >/dev/kmsg
+}
+
+dmesg_since() {
+	dmesg | awk -v m="$DMESG_MARK" 'seen { print } index($0, m) { seen = 1 }'
 }
 
 dmesg_check() {
 	local bad
 
-	bad=$(dmesg | tail -n +$((DMESG_LINES + 1)) | grep -E "$KERNEL_BAD_RE")
+	bad=$(dmesg_since | grep -E "$KERNEL_BAD_RE")
 	[[ -z $bad ]] || fail "kernel log: $bad"
 }
 

@@ -25,7 +25,7 @@
 #   -p CPU      run QEMU on this one host CPU only (taskset): its threads
 #               then take turns on it, as on a busy host
 # env: VM_ACCEL, VM_CPU, VM_SMP as scripts/vm-run.sh takes them
-#      (default: its settings); TWR_CACHE as for run-tests.sh
+#      (default: its settings)
 # Last line: "N passed, N failed" over the boots; exit 1 if a boot failed.
 set -uo pipefail
 
@@ -58,15 +58,16 @@ R=$B/text-poke-race
 rm -rf "$R/vm"
 mkdir -p "$R/ksft/net/ipvs_tw_resched" "$R/vm"
 cp "$TOP/selftests/lib.sh" "$R/ksft/net/ipvs_tw_resched/"
-make -s -C "$TOP" export-src DEST="$B/src-$K" >"$R/build.log" 2>&1 &&
-	make -s -C "$B/src-$K" KDIR="$kdir" module >>"$R/build.log" 2>&1 ||
+make -s -C "$TOP" export-src DEST="$R/src-$K" >"$R/build.log" 2>&1 &&
+	make -s -C "$R/src-$K" KDIR="$kdir" module >>"$R/build.log" 2>&1 ||
 	{ echo "not ok build (see $R/build.log)"; exit 1; }
 INIT=$TOP/scripts/text-poke-race-init.sh MODROOT=$mroot \
-	"$TOP/scripts/mkinitramfs.sh" "$K" "$B/src-$K/ip_vs_tw_resched.ko" "$R/ksft" \
+	"$TOP/scripts/mkinitramfs.sh" "$K" "$R/src-$K/ip_vs_tw_resched.ko" "$R/ksft" \
 	"$R/initramfs-$K.cpio" >"$R/initramfs.log" 2>&1 ||
 	{ echo "not ok initramfs (see $R/initramfs.log)"; exit 1; }
 
-qemu="accel=${VM_ACCEL:-tcg} cpu=${VM_CPU:-max} smp=${VM_SMP:-2}${PIN:+ host-cpu=${PIN[2]}}"
+vmdef() { sed -nE "s/^$1=\\\$\\{$2:-(.*)\\}$/\\1/p" "$TOP/scripts/vm-run.sh"; }
+qemu="accel=${VM_ACCEL:-$(vmdef ACCEL VM_ACCEL)} cpu=${VM_CPU:-$(vmdef CPU VM_CPU)} smp=${VM_SMP:-$(vmdef SMP VM_SMP)}${PIN:+ host-cpu=${PIN[2]}}"
 echo "# $K, $BOOTS boots x ($TRIALS once-key trials + $TOGGLES toggles), arm=$ARM, $qemu"
 pass=0 fail=0 once=0 tog=0 other=0 trials=0 toggles=0 start=$SECONDS
 for ((i = 1; i <= BOOTS; i++)); do

@@ -9,9 +9,10 @@
 #
 # usage: mkinitramfs.sh KVER MODULE.ko KSFT_DIR OUT.cpio
 #        KSFT_DIR: run_kselftest.sh, kselftest/, kselftest-list.txt and
-#        net/ipvs_tw_resched/, put at /ksft
+#        net/ipvs_tw_resched/, put at /ksft ("-": none)
 # env:   MODROOT: where lib/modules/KVER is (default /: an installed
 #        kernel; kernels.sh names a private root for unpacked packages)
+#        INIT: the VM's PID 1 (default scripts/guest-init.sh)
 set -euo pipefail
 
 KVER=$1 MODULE=$2 KSFT=$3 OUT=$4
@@ -119,8 +120,8 @@ echo "hosts: files" >"$ROOT/etc/nsswitch.conf"
 mkdir -p "$ROOT"/{proc,sys,dev,tmp,run,var} "$ROOT/usr/local/bin"
 ln -sf /run "$ROOT/var/run"
 
-cp -a "$KSFT" "$ROOT/ksft"
-cp "$TOP/scripts/guest-init.sh" "$ROOT/init"
+[[ $KSFT == - ]] || cp -a "$KSFT" "$ROOT/ksft"
+cp "${INIT:-$TOP/scripts/guest-init.sh}" "$ROOT/init"
 chmod +x "$ROOT/init"
 
 (cd "$ROOT" && find . | cpio -o -H newc --quiet) >"$OUT"

@@ -8,10 +8,16 @@
 # fewer results than its plan, counts as a failure, as does any kernel
 # problem on the console. slab_nomerge: every cache keeps its own name in
 # /proc/slabinfo, so the tests can count ip_vs_conn and net_namespace.
+# One QEMU thread runs all vCPUs (thread=single): with a thread per vCPU,
+# QEMU 7.2 can go on running its translation of an int3 that the kernel's
+# live text patching (static keys, DO_ONCE, tracepoints, kprobes) has
+# already replaced, and the guest dies with "Oops: int3" (issue #23,
+# scripts/text-poke-race.sh, Documentation/testing.rst).
 #
 # usage: vm-run.sh KVER IMAGE INITRAMFS OUTDIR [TESTS]
 #        TESTS: comma-separated test names (default: all)
 # env:   VM_TIMEOUT (s, 3600) VM_MEM (MiB, 2048) VM_SMP (vCPUs, 2)
+#        VM_ACCEL (QEMU -accel, tcg,thread=single) VM_CPU (QEMU -cpu, max)
 #        VM_MODE (test|bench)
 #        VM_APPEND: more kernel parameters; NAME=VALUE ones without a dot
 #        reach the guest's init (and the tests) as environment variables
@@ -26,11 +32,13 @@ TIMEOUT=${VM_TIMEOUT:-3600}
 MODE=${VM_MODE:-test}
 MEM=${VM_MEM:-2048}
 SMP=${VM_SMP:-2}
+ACCEL=${VM_ACCEL:-tcg,thread=single}
+CPU=${VM_CPU:-max}
 mkdir -p "$OUT"
 rm -f "$OUT/console.log" "$OUT/results.log"
 
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
-	-accel tcg -cpu max -smp "$SMP" -m "$MEM" ${VM_ICOUNT:+-icount "$VM_ICOUNT"} \
+	-accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM" ${VM_ICOUNT:+-icount "$VM_ICOUNT"} \
 	-nodefaults -display none -no-reboot \
 	-kernel "$IMAGE" -initrd "$INITRD" \
 	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1 loglevel=4 log_buf_len=8M slab_nomerge twr.tests=$TESTS twr.mode=$MODE ${VM_APPEND:-}" \

@@ -95,7 +95,7 @@ done
 
 # checkpatch, from the newest linux-source's scripts/.
 series=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1 | sed -E 's/.*linux-source-(.*)\.tar\.xz/\1/')
-cp_dir=$CACHE/checkpatch-$series
+cp_dir=$CACHE/linux-scripts-$series	# kernel-doc too: scripts/check.sh
 if [[ ! -x $cp_dir/scripts/checkpatch.pl ]]; then
 	mkdir -p "$cp_dir"
 	tar -C "$cp_dir" -xf /usr/src/linux-source-"$series".tar.xz --strip-components=1 \

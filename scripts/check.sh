@@ -72,13 +72,15 @@ if ! kdoc_err=$(cd "$KDIR" && ./scripts/kernel-doc -none "$empty" 2>&1); then
 	fi
 	# Where W=1 runs the kernel's own (under Kbuild's "set -e"), for our
 	# sources only: not for Kbuild's generated .mod.c and the like.
-	ours=$(cd "$SRC" && echo *.c)
+	ours=$(cd "$SRC" && ls -- *.c | grep -v '\.mod\.c$' | tr '\n' ' ')
 	kdoc_args=("cmd_checkdoc=\$(if \$(filter $ours,\$(notdir \$<)),perl $kd -none \$< ; echo '  KDOC    \$<' ;)")
 	kdoc_note="check: kernel-doc: the kernel's own does not run (${why:-no output}); $kd checked our sources"
 fi
 rm -f "$empty"
 
+# From clean: an object already built would not be compiled, or checked.
 rc=0
+make -C "$KDIR" M="$SRC" clean >/dev/null 2>&1
 make -C "$KDIR" M="$SRC" W=1 C=1 "${kdoc_args[@]}" modules >"$LOG.raw" 2>&1 || rc=$?
 
 # sym OBJ NAME: "VALUE SIZE SECTION" of function NAME in OBJ (hex value,

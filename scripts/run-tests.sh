@@ -208,12 +208,14 @@ done
 JOBS=${VM_JOBS:-1}
 declare -A running=() started=() vmname=()
 reap() {	# wait for one VM to end, print its results and its time
-	local pid k
+	local pid k cpu
 
 	wait -n -p pid "${!running[@]}"
 	k=${vmname[$pid]}
 	tee -a "$LOG" <"${running[$pid]}"
-	echo "# $k: $((SECONDS - started[$pid])) s in its VM" | tee -a "$B/vm-times.txt"
+	cpu=$(sed -n 's/.*# vm time: .*qemu CPU \([0-9]*\) s.*/\1/p' "${running[$pid]}")
+	echo "# $k: $((SECONDS - started[$pid])) s in its VM${cpu:+ (qemu CPU $cpu s)}, host load $(cut -d' ' -f1-3 /proc/loadavg)" |
+		tee -a "$B/vm-times.txt"
 	unset "running[$pid]" "started[$pid]" "vmname[$pid]"
 }
 : >"$B/vm-times.txt"

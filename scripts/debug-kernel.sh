@@ -68,7 +68,7 @@ echo "# debug kernel $KVER (built in $(cat "$D/build-seconds") s)"
 
 # The module against it (W=1 and sparse as everywhere), the selftests, the VM.
 make -s -C "$TOP" export-src DEST="$B/src" &&
-	make -s -C "$B/src" KDIR="$SRC" check >"$B/build.log" 2>&1 ||
+	"$TOP/scripts/check.sh" "$SRC" "$B/src" >"$B/build.log" 2>&1 ||
 	{ echo "not ok debug/build"; tail -n 20 "$B/build.log"; exit 1; }
 echo "ok debug/build ($KVER, W=1, sparse)"
 "$TOP/scripts/ksft-install.sh" "$B/ksft" >"$B/ksft.log" 2>&1 ||

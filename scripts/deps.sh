@@ -7,7 +7,8 @@
 #     (the tests boot them under QEMU; the host's own kernel is not used)
 #   - the 6.12 sources (checkpatch, kselftest's runner, the debug kernel)
 #   - QEMU, the userland copied into the test VM, sparse; perf, trace-cmd
-#     and bpftrace for the tracepoint's test
+#     and bpftrace for the tracepoint's test; libelf-dev, without which
+#     Kbuild skips objtool on kernels that validate stacks (RHEL 8)
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
 #   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
 #     and lintian and systemd (systemd-analyze), which its test runs on it
@@ -21,7 +22,7 @@ PKGS=(
 	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 	linux-source-6.12
-	gcc make libc6-dev sparse python3 xz-utils cpio kmod dkms
+	gcc make libc6-dev libelf-dev sparse python3 xz-utils cpio kmod dkms
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
 	nftables ipset nfct

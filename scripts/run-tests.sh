@@ -22,10 +22,10 @@
 #             repeatable; default: debian
 #   FILTER    only VM tests whose program name matches this extended
 #             regex (e.g. 'reuse_rst|sysctl')
-# env: TWR_HEAVY_KERNELS regex of kernel releases that also run the
-#                        tests of minutes each: the load tests
-#                        (odd_packets, sysctl_abuse, unload_under_load,
-#                        netns_churn) and two_directors; default: all
+# env: TWR_TIERS         which tier each kernel runs (see "Tiers" below):
+#                        "KREGEX=TIER ...", the first KREGEX matching the
+#                        kernel release wins; default: every kernel "full"
+#      TWR_TIER_<NAME>   a tier's test regex, to add or redefine one
 #      VM_JOBS           VMs run at once (default 1)
 #      TWR_DEMO=1        also run scripts/demo.sh and check its summary
 #      TWR_RACE=1        also run scripts/text-poke-race.sh (3 boots):
@@ -45,9 +45,29 @@ FILTER=${1:-}
 B=$TOP/build
 CACHE=${TWR_CACHE:-/var/cache/ip_vs_tw_resched}
 LOG=$B/test-results.log
-HEAVYTESTS="two_directors.sh odd_packets.sh sysctl_abuse.sh unload_under_load.sh netns_churn.sh"
+# Tiers: a tier is a regex of test program names (without .sh); a kernel
+# runs the programs of its tier that also match FILTER. "compile" boots
+# nothing (a headers-only kernel is always "compile"). .ci/run gives each
+# kernel a tier with TWR_TIERS; without it every kernel runs "full".
+#   matrix  the reuse matrix and the harm tests, what every kernel must
+#           pass and what may not skip on any kernel; equivalence with
+#           stock's retransmit and the counters and tracepoint that
+#           report it; and sysctl, where most of the kernel API
+#           differences are (sysctl registration and handler signatures)
+#   debug   the matrix and the load tests that stress lifetimes and
+#           locking, for a KASAN/lockdep/kmemleak kernel
+# To add a program to a tier, add its name to the regex.
+declare -A TIER=(
+	[full]='.'
+	[matrix]='^(reuse_.*|drained_.*|removed_.*|persistence|conn_reuse_mode|vs_conntrack_0|lost_final_ack|ftp_data|syn_dropped_before_ipvs|reply_direction_ct|service_deleted|sysctl|equivalence|counters_exact|tracepoint)$'
+	[compile]='^$'
+)
+TIER[debug]="${TIER[matrix]}|^(unload_under_load|netns_churn|odd_packets)\$"
+for v in ${!TWR_TIER_*}; do
+	TIER[${v#TWR_TIER_}]=${!v}
+done
 # A kernel whose reuse matrix or baselines do not run fails: these may not skip.
-MUSTRUN='^(reuse_|drained_|removed_|persistence|conn_reuse_mode|vs_conntrack_0|lost_final_ack|ftp_data|syn_dropped|reply_direction|service_deleted)'
+MUSTRUN=${TIER[matrix]}
 mkdir -p "$B" "$CACHE"
 export TWR_CACHE=$CACHE
 : >"$LOG"
@@ -66,13 +86,31 @@ if ! KLIST=$("$TOP/scripts/kernels.sh" "${SPECS[@]}" 2>"$B/kernels.err"); then
 fi
 echo "# kernels: $(awk '{ printf "%s%s", n++ ? ", " : "", $1 ($2 == "-" ? " (headers only: compiled, not run)" : "") }' <<<"$KLIST")"
 
+read -ra TIERMAP <<<"${TWR_TIERS:-}"	# (no globbing of the regexes)
+tier_of() {	# tier_of KVER: the tier TWR_TIERS gives it
+	local m
+
+	for m in "${TIERMAP[@]}"; do
+		[[ $1 =~ ${m%=*} ]] && { echo "${m##*=}"; return; }
+	done
+	echo full
+}
+for m in "${TIERMAP[@]}"; do
+	[[ -n ${TIER[${m##*=}]+set} ]] ||
+		{ result "not ok tiers (TWR_TIERS: no tier '${m##*=}'; tiers: ${!TIER[*]})"; exit 1; }
+done
+
 # Per kernel: module (W=1, sparse), selftests, initramfs.
 READY=()
 while read -r k img mroot kdir; do
 	"$TOP/scripts/prepare-vm.sh" "$k" "$img" "$mroot" "$kdir" >"$B/prepare-$k.out"
 	rc=$?
 	tee -a "$LOG" <"$B/prepare-$k.out"
-	((rc == 0)) && [[ $img != - ]] && READY+=("$k $img")
+	if [[ $img == - ]]; then
+		echo "# tier compile: $k (headers only: W=1 and sparse build, no VM)"
+	elif ((rc == 0)); then
+		READY+=("$k $img $kdir")
+	fi
 done <<<"$KLIST"
 
 # make install / DKMS / modinfo, on installed kernels (nothing stays
@@ -103,7 +141,7 @@ done
 
 # checkpatch, from the newest linux-source's scripts/.
 series=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1 | sed -E 's/.*linux-source-(.*)\.tar\.xz/\1/')
-cp_dir=$CACHE/checkpatch-$series
+cp_dir=$CACHE/linux-scripts-$series	# kernel-doc too: scripts/check.sh
 if [[ ! -x $cp_dir/scripts/checkpatch.pl ]]; then
 	mkdir -p "$cp_dir"
 	tar -C "$cp_dir" -xf /usr/src/linux-source-"$series".tar.xz --strip-components=1 \
@@ -138,44 +176,77 @@ else
 fi
 
 # The VM runs: which tests on which kernel.
-tests_for() {	# tests_for KVER: comma list, or empty when none match
-	local k=$1 t out=
+tests_for() {	# tests_for KVER TIER: comma list, or empty when none match
+	local k=$1 re=${TIER[$2]} t out=
 
 	for t in $(cut -d: -f2 "$B/ksft-$k/kselftest-list.txt"); do
 		[[ -n $FILTER && ! ${t%.sh} =~ $FILTER ]] && continue
-		if [[ -n ${TWR_HEAVY_KERNELS:-} && ! $k =~ $TWR_HEAVY_KERNELS && " $HEAVYTESTS " == *" $t "* ]]; then
-			continue
-		fi
+		[[ ${t%.sh} =~ $re ]] || continue
 		out+=${out:+,}$t
 	done
 	echo "$out"
 }
-if [[ -n ${TWR_HEAVY_KERNELS:-} ]]; then
-	skipped_heavy=
+
+# A kernel built with KASAN, lockdep or kmemleak is several times slower
+# under TCG: the tests get KSFT_MACHINE_SLOW=yes (lighter loads, longer
+# waits), the VM more memory and time. no5lvl: with -cpu max the guest
+# would use 5-level paging, and a KASAN kernel then reported a wild access
+# in its first interrupt (scripts/debug-kernel.sh).
+vm_env() {	# vm_env KDIR: the VM_* settings for that kernel, NAME=VALUE lines
+	if grep -qsE '^CONFIG_(KASAN|PROVE_LOCKING|DEBUG_KMEMLEAK)=y' "$1/.config"; then
+		echo "VM_TIMEOUT=${VM_TIMEOUT:-7200}"
+		echo "VM_MEM=3072"
+		echo "VM_APPEND=no5lvl KSFT_MACHINE_SLOW=yes${VM_APPEND:+ $VM_APPEND}"
+	fi
+}
+
+# Longest first (two VMs at a time finish sooner so): the debug kernel, the
+# full tier, then the others.
+order=()
+for w in debug full other; do
 	for r in "${READY[@]}"; do
-		[[ ${r%% *} =~ $TWR_HEAVY_KERNELS ]] || skipped_heavy+=" ${r%% *}"
+		tier=$(tier_of "${r%% *}")
+		case $w:$tier in
+		debug:debug | full:full) order+=("$r") ;;
+		other:debug | other:full) ;;
+		other:*) order+=("$r") ;;
+		esac
 	done
-	[[ -n $skipped_heavy ]] &&
-		echo "# $HEAVYTESTS not run on:$skipped_heavy (TWR_HEAVY_KERNELS='$TWR_HEAVY_KERNELS')"
-fi
+done
 
 JOBS=${VM_JOBS:-1}
-declare -A running=()
-reap() {	# wait for one VM to end, print its results
-	local pid
+declare -A running=() started=() vmname=()
+reap() {	# wait for one VM to end, print its results and its time
+	local pid k cpu
 
 	wait -n -p pid "${!running[@]}"
+	k=${vmname[$pid]}
 	tee -a "$LOG" <"${running[$pid]}"
-	unset "running[$pid]"
+	cpu=$(sed -n 's/.*# vm time: .*qemu CPU \([0-9]*\) s.*/\1/p' "${running[$pid]}")
+	echo "# $k: $((SECONDS - started[$pid])) s in its VM${cpu:+ (qemu CPU $cpu s)}, host load $(cut -d' ' -f1-3 /proc/loadavg)" |
+		tee -a "$B/vm-times.txt"
+	unset "running[$pid]" "started[$pid]" "vmname[$pid]"
 }
-for r in "${READY[@]}"; do
-	k=${r%% *} img=${r#* }
-	t=$(tests_for "$k")
-	[[ -z $t && -n $FILTER ]] && continue
+: >"$B/vm-times.txt"
+for r in "${order[@]}"; do
+	read -r k img kdir <<<"$r"
+	tier=$(tier_of "$k")
+	t=$(tests_for "$k" "$tier")
+	if [[ -z $t ]]; then
+		echo "# tier $tier: $k (no test program of this tier${FILTER:+ matches '$FILTER'}: not booted)"
+		continue
+	fi
 	((${#running[@]} >= JOBS)) && reap
-	echo "# booting $k: $(tr ',' ' ' <<<"$t" | wc -w) test programs"
-	"$TOP/scripts/vm-run.sh" "$k" "$img" "$B/initramfs-$k.cpio" "$B/vm/$k" "$t" >"$B/vm-$k.out" 2>&1 &
-	running[$!]=$B/vm-$k.out
+	env=$(vm_env "$kdir")
+	n=$(tr ',' ' ' <<<"$t" | wc -w)
+	echo "# tier $tier: $k ($n test programs${FILTER:+ matching '$FILTER'}${env:+; ${env//$'\n'/, }})"
+	(
+		while IFS= read -r e; do
+			[[ -n $e ]] && export "$e"
+		done <<<"$env"
+		exec "$TOP/scripts/vm-run.sh" "$k" "$img" "$B/initramfs-$k.cpio" "$B/vm/$k" "$t"
+	) >"$B/vm-$k.out" 2>&1 &
+	running[$!]=$B/vm-$k.out started[$!]=$SECONDS vmname[$!]="tier $tier, $k"
 done
 while ((${#running[@]})); do reap; done
 
@@ -210,10 +281,16 @@ if [[ ${TWR_RACE:-} == 1 && -z $FILTER ]]; then
 fi
 
 # Per kernel: tests that must not skip, and a kernel whose tests all
-# skipped, are failures.
+# skipped, are failures; so is a kmemleak kernel whose VM did not scan.
+# (The release is a literal: 6.12.118+deb12 is no regex of itself.)
 for r in "${READY[@]}"; do
-	k=${r%% *}
-	lines=$(grep -E "^\[$k\] (not )?ok [0-9]+ selftests: " "$LOG")
+	read -r k _ kdir <<<"$r"
+	mine=$(grep -F "[$k] " "$LOG")
+	if grep -qs '^CONFIG_DEBUG_KMEMLEAK=y' "$kdir/.config" && grep -qF "[$k] TWR-DONE" <<<"$mine" &&
+		! grep -qE "^\[[^]]*\] (not )?ok kmemleak" <<<"$mine"; then
+		result "not ok kmemleak/$k (a kmemleak kernel whose VM reported no scan)"
+	fi
+	lines=$(grep -E "^\[[^]]*\] (not )?ok [0-9]+ selftests: " <<<"$mine")
 	[[ -z $lines ]] && continue
 	sk=$(grep -E '# SKIP' <<<"$lines" | sed -E 's/.*selftests: [^:]+: ([^ ]+).*/\1/')
 	for t in $sk; do

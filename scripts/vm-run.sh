@@ -42,6 +42,7 @@ CPU=${VM_CPU:-max}
 mkdir -p "$OUT"
 rm -f "$OUT/console.log" "$OUT/results.log"
 
+t0=$SECONDS
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM" ${VM_ICOUNT:+-icount "$VM_ICOUNT"} \
 	-nodefaults -display none -no-reboot \
@@ -74,4 +75,9 @@ if grep -qE "$BAD" "$OUT/console.log"; then
 	rc=1
 fi
 grep -qE '^not ok ' "$OUT/results.log" && rc=1
+# times: this shell's, then its children's (qemu) user and system time
+# (in this shell: a $(...) subshell has no children of its own).
+times >"$OUT/times"
+cpu=$(sed -n 2p "$OUT/times" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } } END { printf "%d", s }')
+echo "$tag # vm time: $((SECONDS - t0)) s, qemu CPU $cpu s, host load $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $rc

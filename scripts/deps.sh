@@ -12,6 +12,9 @@
 #     and lintian, which its test runs on it
 #   - HAProxy, nginx, ab, curl, keepalived and conntrackd, which some tests
 #     run inside the VM (their services are kept from starting here)
+#   - docker.io (dockerd 20.10, containerd, runc) for the swarm ingress
+#     test, which runs dockerd inside the VM only (never started here);
+#     libc6-dev's static libc for that test's image (a static twtool)
 set -euo pipefail
 
 PKGS=(
@@ -24,10 +27,11 @@ PKGS=(
 	rsync gnuplot-nox
 	dpkg-dev debhelper dh-dkms lintian
 	haproxy nginx-light apache2-utils curl keepalived conntrackd
+	docker.io containerd runc
 )
 # Servers among them run only inside the test VMs: their services must not
 # start on this machine.
-SERVICES=(haproxy nginx keepalived conntrackd)
+SERVICES=(haproxy nginx keepalived conntrackd docker containerd)
 
 missing=()
 for p in "${PKGS[@]}"; do

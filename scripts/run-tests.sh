@@ -25,6 +25,8 @@
 #                        tests of minutes each: the load tests
 #                        (odd_packets, sysctl_abuse, unload_under_load,
 #                        netns_churn) and two_directors; default: all
+#      TWR_SWARM_KERNELS regex of kernel releases that run swarm_ingress
+#                        (dockerd in the VM); default: all
 #      VM_JOBS           VMs run at once (default 1)
 #      TWR_DEMO=1        also run scripts/demo.sh and check its summary
 set -uo pipefail
@@ -129,6 +131,28 @@ else
 	tail -n 20 "$sa.log" | sed 's/^/#   /'
 fi
 
+# The swarm ingress test runs Debian's dockerd in the VM: its binaries
+# (~190 MB, scripts/mkinitramfs-docker.sh) are appended to the initramfs
+# (cpio archives concatenate) only for a VM whose test list names it,
+# and it runs only on the kernels TWR_SWARM_KERNELS matches.
+SWARM_TEST=swarm_ingress.sh
+swarm_initrd() {	# swarm_initrd KVER TESTS: the initramfs that VM boots
+	local base=$B/initramfs-$1.cpio
+
+	if [[ ,$2, != *,$SWARM_TEST,* ]]; then
+		echo "$base"
+		return
+	fi
+	if [[ ! -s $B/initramfs-docker.cpio.ok ]]; then
+		# Without it the test says SKIP (no dockerd).
+		"$TOP/scripts/mkinitramfs-docker.sh" "$B/initramfs-docker.cpio" >&2 || { echo "$base"; return; }
+		echo ok >"$B/initramfs-docker.cpio.ok"
+	fi
+	cat "$base" "$B/initramfs-docker.cpio" >"$B/initramfs-$1-docker.cpio"
+	echo "$B/initramfs-$1-docker.cpio"
+}
+rm -f "$B/initramfs-docker.cpio.ok"
+
 # The VM runs: which tests on which kernel.
 tests_for() {	# tests_for KVER: comma list, or empty when none match
 	local k=$1 t out=
@@ -138,6 +162,7 @@ tests_for() {	# tests_for KVER: comma list, or empty when none match
 		if [[ -n ${TWR_HEAVY_KERNELS:-} && ! $k =~ $TWR_HEAVY_KERNELS && " $HEAVYTESTS " == *" $t "* ]]; then
 			continue
 		fi
+		[[ $t == "$SWARM_TEST" && -n ${TWR_SWARM_KERNELS:-} && ! $k =~ $TWR_SWARM_KERNELS ]] && continue
 		out+=${out:+,}$t
 	done
 	echo "$out"
@@ -149,6 +174,14 @@ if [[ -n ${TWR_HEAVY_KERNELS:-} ]]; then
 	done
 	[[ -n $skipped_heavy ]] &&
 		echo "# $HEAVYTESTS not run on:$skipped_heavy (TWR_HEAVY_KERNELS='$TWR_HEAVY_KERNELS')"
+fi
+if [[ -n ${TWR_SWARM_KERNELS:-} ]]; then
+	skipped_swarm=
+	for r in "${READY[@]}"; do
+		[[ ${r%% *} =~ $TWR_SWARM_KERNELS ]] || skipped_swarm+=" ${r%% *}"
+	done
+	[[ -n $skipped_swarm ]] &&
+		echo "# $SWARM_TEST not run on:$skipped_swarm (TWR_SWARM_KERNELS='$TWR_SWARM_KERNELS')"
 fi
 
 JOBS=${VM_JOBS:-1}
@@ -166,7 +199,8 @@ for r in "${READY[@]}"; do
 	[[ -z $t && -n $FILTER ]] && continue
 	((${#running[@]} >= JOBS)) && reap
 	echo "# booting $k: $(tr ',' ' ' <<<"$t" | wc -w) test programs"
-	"$TOP/scripts/vm-run.sh" "$k" "$img" "$B/initramfs-$k.cpio" "$B/vm/$k" "$t" >"$B/vm-$k.out" 2>&1 &
+	initrd=$(swarm_initrd "$k" "$t")
+	"$TOP/scripts/vm-run.sh" "$k" "$img" "$initrd" "$B/vm/$k" "$t" >"$B/vm-$k.out" 2>&1 &
 	running[$!]=$B/vm-$k.out
 done
 while ((${#running[@]})); do reap; done

@@ -147,6 +147,7 @@ swarm_cleanup() {
 	rm -rf "$TMP"
 }
 trap swarm_cleanup EXIT
+trap 'exit 1' TERM INT	# kselftest's timeout: clean up all the same
 
 ms_now() { echo $((${EPOCHREALTIME/./} / 1000)); }
 # mounted PATH: something is mounted there (no mountpoint(1) in the VM).

@@ -396,8 +396,9 @@ SBOX_PATH=
 sbox_there() {
 	local p
 
+	# The file is there before dockerd mounts the namespace on it.
 	for p in $SW/exec/netns/ingress_sbox /run/docker/netns/ingress_sbox; do
-		[[ -e $p ]] && SBOX_PATH=$p && return 0
+		mounted $p && SBOX_PATH=$p && return 0
 	done
 	return 1
 }
@@ -406,6 +407,7 @@ wait_for 300 sbox_there || fail "no ingress_sbox after 300 s"
 sbox=twr-sbox-$$
 touch /run/netns/$sbox
 mount --bind "$SBOX_PATH" /run/netns/$sbox || fail "bind $SBOX_PATH"
+n "$sbox" true || fail "ip netns exec in ingress_sbox ($SBOX_PATH)"
 if ! wait_for 400 service_up; then
 	dk service ps --no-trunc web | sed 's/^/# /'
 	tail -n 30 "$TMP/dockerd.log" | sed 's/^/# dockerd: /'

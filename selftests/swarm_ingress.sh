@@ -23,7 +23,10 @@
 # with docker import), which answers with its container's ID and closes
 # with an RST: IPVS keeps the tuple's entry in CLOSE, conntrack keeps its
 # old flow (it reopens a flow for a SYN only after a FIN, or an RST from
-# the SYN's side), so each reused source port meets both.
+# the SYN's side), so each reused source port meets both. twtool is the
+# container's PID 1 and ignores docker's SIGTERM: a task takes docker's
+# stop grace period (10 s) to stop, as a server that drains its
+# connections does, and stays in IPVS with weight 0 meanwhile.
 #
 # Four runs, one KTAP subtest each: without and with ip_vs_tw_resched,
 # conn_reuse_mode 0 (what swarm sets) and 1 in the ingress sandbox. Each
@@ -37,18 +40,24 @@
 #   update   "docker service update --force --replicas 2" (start-first:
 #            new tasks, then the old ones stop), rounds until the old
 #            containers are gone and IPVS has the two new tasks, two more
-# Each connection is counted as reused (its tuple had an IPVS entry),
-# slow (>= 900 ms: the SYN was dropped and retransmitted), failed (error,
-# or no answer within 8 s: hung) or stale (answered by a task that docker
-# had already taken out of the IPVS service: weight 0 or removed).
+# Each connection is counted as reused (its tuple had an IPVS entry with
+# 3 s or more to live, so did its conntrack: both time out 10 s after
+# the RST), withdrawn (a reuse whose entry leads to a task docker has
+# taken out of the IPVS service: weight 0 while it stops, or removed),
+# dropped (the client retransmitted its SYN), slow (>= 900 ms), failed
+# (error, or no answer within 8 s: hung) or stale (answered by a task
+# docker had taken out).
 #
-# Asserts (the module's runs show no drop anywhere):
+# Asserts (the module's runs show no drop anywhere; under conn_reuse_mode=0
+# and with the module, the scale and update must have had withdrawn
+# reuses, else the run proved nothing there):
 #   without the module, conn_reuse_mode=1: all but at most one steady
-#     reuse slow (IPVS drops the SYN that carries the old conntrack)
-#   without the module, conn_reuse_mode=0: no slow steady reuse (IPVS
-#     keeps a live task's tuple on it), but at least one reuse slow,
-#     failed or stale during scale and update together (the tuples of
-#     the tasks docker takes away)
+#     reuse dropped (IPVS drops the SYN that carries the old conntrack)
+#   without the module, conn_reuse_mode=0: no steady connection dropped
+#     or slow (IPVS keeps a live task's tuple on it), but at least one
+#     dropped, slow, failed or stale during scale and update together:
+#     the tuples of a task docker takes out (weight 0) while it stops;
+#     once it is removed IPVS forgets its entries (expire_nodest_conn=1)
 #   with the module, conn_reuse_mode=1: no slow, failed or stale
 #     connection in any phase; the module counted rescheduled SYNs;
 #     conn_reuse_mode still 1 after the scale and update
@@ -57,11 +66,12 @@
 #     task's tuple under 0 on kernels before the Nov 2021 fix, and the
 #     module does not make it)
 # and no kernel warning. Timings of each docker step are logged: under
-# QEMU TCG dockerd takes ~20 s to start and ~1.5 min to bring the
-# service up; the whole program takes ~10 minutes.
+# QEMU TCG dockerd takes 10 - 40 s to start, the service 1 - 2 minutes
+# to come up, an update 30 - 100 s; the whole program 7 - 13 minutes,
+# with the host's load.
 #
-# Needs: dockerd, docker, containerd, containerd-shim-runc-v2, runc,
-# docker-init (Debian's docker.io), nsenter, tar, twtool-static; a kernel
+# Needs: dockerd, docker, containerd, containerd-shim-runc-v2, runc
+# (Debian's docker.io), nsenter, tar, twtool-static; a kernel
 # with VXLAN (swarm's ingress network is an overlay network), cgroup v2,
 # xt_ipvs. Runs its own dockerd (storage driver vfs on a tmpfs, cgroupfs
 # under cgroup v2, DOCKER_RAMDISK: the test VM's root is an initramfs,
@@ -79,7 +89,7 @@ IMAGE=twr-task:1
 topology_addrs		# lib.sh: CL_NET, SNAT_IN, SNAT_IP; VIP 10.0.2.2 is the node
 
 require_root
-for c in dockerd docker containerd containerd-shim-runc-v2 runc docker-init; do
+for c in dockerd docker containerd containerd-shim-runc-v2 runc; do
 	command -v $c >/dev/null ||
 		skip "$c not found (Debian's docker.io; scripts/run-tests.sh adds it to the VM when the test list names swarm_ingress.sh)"
 done
@@ -156,6 +166,15 @@ mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountin
 # dk ARGS...: the docker CLI, bounded (a stuck dockerd fails the test).
 dk() { timeout 180 docker "$@"; }
 
+# nsx NS CMD...: CMD in namespace NS, entered with setns alone (no mount
+# namespace as "ip netns exec" makes): the rounds' hot path.
+nsx() {
+	local ns=$1
+
+	shift
+	nsenter --net=/run/netns/"$ns" "$@"
+}
+
 # ---------------------------------------------------------------------------
 # The clients and the SNAT box (lib.sh's pieces), and the node.
 new_nss cl nat node
@@ -216,7 +235,7 @@ log "docker: image imported in $((($(ms_now) - t0) / 1000)) s"
 # What the rounds know: the IPVS service and entries in the ingress
 # sandbox, and each task container (hostname = ID) with its ingress
 # address.
-declare -A CID_IP=() SEEN=() RETIRED=() DEST_W=() ENT_STATE=()
+declare -A CID_IP=() SEEN=() RETIRED=() DEST_W=() ENT_STATE=() ENT_LEFT=() ENT_DEST=()
 DESTS=
 
 # tasks_scan: map each running task container to its ingress address;
@@ -241,15 +260,17 @@ tasks_scan() {
 }
 
 # ipvs_scan: the service's destinations (DEST_W: address -> weight) and
-# our tuples' entries (ENT_STATE: slot -> states), with one look; a task
+# our tuples' entries (ENT_STATE: slot -> states, ENT_LEFT: slot -> the
+# least time one of them has left, s; ENT_DEST: slot -> the task address
+# of the newest), with one look; a task
 # that was in the service and is no longer (weight 0, removed) is
 # RETIRED for good.
 ipvs_scan() {
-	local out line cid a s
+	local out line cid a s conns=0
+	local -A most=()
 
-	out=$(n "$sbox" sh -c 'ipvsadm -Ln; echo --; ipvsadm -Lnc') || return 1
-	DEST_W=() ENT_STATE=() DESTS=
-	local conns=0
+	out=$(nsx "$sbox" sh -c 'ipvsadm -Ln; echo --; ipvsadm -Lnc') || return 1
+	DEST_W=() ENT_STATE=() ENT_LEFT=() ENT_DEST=() DESTS=
 	while read -r line; do
 		[[ $line == -- ]] && { conns=1; continue; }
 		set -- $line
@@ -259,6 +280,12 @@ ipvs_scan() {
 		elif ((conns)) && [[ $1 == TCP && $4 == $SNAT_IP:* ]]; then
 			s=$((${4##*:} - SNAT_PORT))
 			ENT_STATE[$s]+=${ENT_STATE[$s]:++}$3
+			a=$((10#${2%:*} * 60 + 10#${2#*:}))
+			[[ -z ${ENT_LEFT[$s]:-} ]] || ((a < ENT_LEFT[$s])) && ENT_LEFT[$s]=$a
+			if [[ -z ${most[$s]:-} ]] || ((a > most[$s])); then
+				most[$s]=$a
+				ENT_DEST[$s]=${6%:*}
+			fi
 		fi
 	done <<<"$out"
 	for cid in $TASKS; do
@@ -289,7 +316,12 @@ closed() {
 		[[ -z ${ENT_STATE[$j]:-} || ${ENT_STATE[$j]} =~ ^(CLOSE|TIME_WAIT)(\+(CLOSE|TIME_WAIT))*$ ]] ||
 			return 1
 	done
-	snat_idle
+	# lib.sh's snat_idle, entered the cheap way: the SNAT box forgets a
+	# closed flow at once.
+	[[ -z $(nsx "$nat" conntrack -L -p tcp --dport 80 2>/dev/null) ]] && return 0
+	nsx "$nat" sh -c 'conntrack -D -p tcp --dport 80 --state TIME_WAIT;
+		conntrack -D -p tcp --dport 80 --state CLOSE' >/dev/null 2>&1
+	[[ -z $(nsx "$nat" conntrack -L -p tcp --dport 80 2>/dev/null) ]]
 }
 no_entries() {
 	local j
@@ -309,35 +341,53 @@ count() { CNT[$1]=$((${CNT[$1]:-0} + 1)); }
 # state seen just before.
 ROUND=0
 round() {
-	local phase=$1 j rc line ms srv pids=() msg= was_retired
+	local phase=$1 j rc line ms srv rt msg= was_retired cmd=
 	local -a reuse=()
 
 	wait_for 15 closed || log "round $phase: entries still open: ${ENT_STATE[*]}"
 	for ((j = 0; j < SLOTS; j++)); do
-		reuse[j]=${ENT_STATE[$j]:+1}
+		reuse[j]=
+		[[ -n ${ENT_STATE[$j]:-} ]] || continue
+		if ((ENT_LEFT[$j] >= 3)); then
+			reuse[j]=1
+			# The entry leads to a task docker has taken out.
+			[[ ${DEST_W[${ENT_DEST[$j]}]:-0} == 0 ]] && reuse[j]=w
+		else
+			count "${phase}_late"	# may time out before the SYN
+		fi
 	done
 	was_retired=" ${!RETIRED[*]} "
+	# All slots from one shell in the client's namespace: under a loaded
+	# TCG host every "ip netns exec" costs, and a round must come within
+	# the entries' 10 s.
 	for ((j = 0; j < SLOTS; j++)); do
-		ip netns exec "$cl" timeout $HANG twtool connect $VIP 80 rst \
-			-b "$(client_ip $j):0" >"$TMP/c$j" 2>&1 &
-		pids[j]=$!
+		cmd+="(timeout $HANG twtool connect $VIP 80 rst -b $(client_ip $j):0 >$TMP/c$j 2>&1; echo \$? >$TMP/rc$j) & "
 	done
+	rm -f "$TMP"/rc*
+	nsx "$cl" bash -c "${cmd}wait"
 	for ((j = 0; j < SLOTS; j++)); do
-		wait "${pids[j]}"
-		rc=$?
+		rc=$(cat "$TMP/rc$j" 2>/dev/null)
+		rc=${rc:-255}
 		line=$(<"$TMP/c$j")
 		count "${phase}_conn"
 		[[ -n ${reuse[j]} ]] && count "${phase}_reused"
-		ms= srv=
+		[[ ${reuse[j]} == w ]] && count "${phase}_withdrawn"
+		ms= srv= rt=
 		[[ $line =~ connect_ms=([0-9.]+) ]] && ms=${BASH_REMATCH[1]}
 		[[ $line =~ server=([0-9a-f]+) ]] && srv=${BASH_REMATCH[1]}
-		if ((rc != 0)) || [[ -z $ms || -z $srv ]]; then
+		[[ $line =~ syn_retrans=([0-9]+) ]] && rt=${BASH_REMATCH[1]}
+		if ((rc != 0)) || [[ -z $ms || -z $srv || -z $rt ]]; then
 			count "${phase}_failed"
 			((rc == 124)) && { count "${phase}_hung"; msg+=" hung"; continue; }
 			msg+=" failed(${line//$'\n'/ })"
 			continue
 		fi
-		msg+=" ${ms%.*}/${srv:0:4}${reuse[j]:+r}"
+		msg+=" ${ms%.*}/${srv:0:4}${reuse[j]:+r}${reuse[j]/1/}"
+		if ((rt > 0)); then
+			count "${phase}_dropped"
+			[[ -n ${reuse[j]} ]] && count "${phase}_dropped_reused"
+			msg+="(drop)"
+		fi
 		if ((${ms%.*} >= SLOW_MS)); then
 			count "${phase}_slow"
 			[[ -n ${reuse[j]} ]] && count "${phase}_slow_reused"
@@ -349,18 +399,28 @@ round() {
 		fi
 	done
 	ROUND=$((ROUND + 1))
-	log "$phase r$ROUND [ipvs:$DESTS]:$msg"
+	log "$phase r$ROUND +$((SECONDS - RUN_T0))s [ipvs:$DESTS]:$msg"
 }
 
-# phase_until PHASE SECONDS COND: rounds until COND holds (checked after
-# each round), then two more; fail when COND does not come in time.
+# phase_until PHASE SECONDS COND DOCKER-ARGS...: run the docker command
+# in the background (under load the CLI alone takes longer than the
+# entries live) and rounds until COND holds (checked after each round),
+# then two more; fail when COND does not come in time.
 phase_until() {
-	local phase=$1 end=$((SECONDS + $2 * TWR_SCALE)) cond=$3 t0
+	local phase=$1 end=$((SECONDS + $2 * TWR_SCALE)) cond=$3 t0 pid
 
+	shift 3
 	t0=$(ms_now)
+	dk "$@" >/dev/null &
+	pid=$!
 	until round "$phase"; $cond; do
 		((SECONDS < end)) || fail "$phase: docker did not get there in $2 s (ipvs:$DESTS, tasks:$TASKS)"
+		if [[ -n $pid ]] && ! kill -0 $pid 2>/dev/null; then
+			wait $pid || fail "docker $*"
+			pid=
+		fi
 	done
+	[[ -z $pid ]] || wait $pid || fail "docker $*"
 	log "docker: $phase done in $((($(ms_now) - t0) / 1000)) s"
 	round "$phase"
 	round "$phase"
@@ -388,7 +448,7 @@ updated() { service_is $REPLICAS "$OLD_TASKS"; }
 
 # ---------------------------------------------------------------------------
 t0=$(ms_now)
-dk service create --name web --replicas $REPLICAS --init \
+dk service create --name web --replicas $REPLICAS --stop-grace-period 10s \
 	--publish published=80,target=80 --no-resolve-image --detach \
 	--update-order start-first --update-parallelism 0 \
 	$IMAGE /twtool server 80 - rst >/dev/null || fail "docker service create"
@@ -428,6 +488,7 @@ MODULE_RESCHED=
 run() {
 	local module=$1 crm=$2 k v res=
 
+	RUN_T0=$SECONDS
 	dmesg_mark
 	module_state "$module"
 	sysctl_w "$sbox" net.ipv4.vs.conn_reuse_mode "$crm"
@@ -441,18 +502,15 @@ run() {
 		round steady
 	done
 
-	dk service scale --detach web=1 >/dev/null || fail "docker service scale"
-	phase_until scale 240 scaled_down
+	phase_until scale 240 scaled_down service scale --detach web=1
 
 	tasks_scan
 	OLD_TASKS=$TASKS
-	dk service update --detach --force --replicas $REPLICAS web >/dev/null ||
-		fail "docker service update"
-	phase_until update 400 updated
+	phase_until update 400 updated service update --detach --force --replicas $REPLICAS web
 
 	for k in steady scale update; do
 		res+=" ${k}_conn=${CNT[${k}_conn]:-0}"
-		for v in reused slow slow_reused failed hung stale; do
+		for v in reused withdrawn late dropped dropped_reused slow slow_reused failed hung stale; do
 			res+=" ${k}_$v=${CNT[${k}_$v]:-0}"
 		done
 	done
@@ -470,19 +528,29 @@ run() {
 c() { echo "${CNT[$1]:-0}"; }
 
 judge() {
-	local module=$1 crm=$2 bad
+	local module=$1 crm=$2 bad withdrawn
+
+	# The scale and the update must have made reuses meet the entries of
+	# a task docker was taking out (weight 0 through its grace period):
+	# what conn_reuse_mode and the module are about there.
+	withdrawn=$(($(c scale_withdrawn) + $(c update_withdrawn)))
+	if [[ $crm == 0 || $module == yes ]] && ((withdrawn == 0)); then
+		fail "no reuse met a task docker was taking out (rounds more than 10 s apart? the host is too loaded)"
+	fi
 
 	if [[ $module == no && $crm == 1 ]]; then
 		(($(c steady_reused) >= 2 * SLOTS)) || fail "only $(c steady_reused) steady reuses"
-		(($(c steady_slow_reused) >= $(c steady_reused) - 1)) ||
-			fail "$(c steady_slow_reused) of $(c steady_reused) steady reuses slow: the drop did not reproduce"
+		(($(c steady_dropped_reused) >= $(c steady_reused) - 1)) ||
+			fail "$(c steady_dropped_reused) of $(c steady_reused) steady reuses dropped: the drop did not reproduce"
 	elif [[ $module == no ]]; then
-		(($(c steady_slow) == 0 && $(c steady_failed) == 0)) ||
-			fail "conn_reuse_mode=0 with live tasks: $(c steady_slow) slow, $(c steady_failed) failed"
-		bad=$(($(c scale_slow) + $(c scale_failed) + $(c scale_stale) +
-			$(c update_slow) + $(c update_failed) + $(c update_stale)))
+		(($(c steady_dropped) + $(c steady_slow) + $(c steady_failed) == 0)) ||
+			fail "conn_reuse_mode=0 with live tasks: $(c steady_dropped) dropped, $(c steady_slow) slow, $(c steady_failed) failed"
+		bad=0
+		for p in scale update; do
+			bad=$((bad + $(c ${p}_dropped) + $(c ${p}_slow) + $(c ${p}_failed) + $(c ${p}_stale)))
+		done
 		((bad > 0)) ||
-			fail "no reuse met a removed task: the scale and update did not exercise conn_reuse_mode=0"
+			fail "none of $withdrawn reuses that met a task docker was taking out was dropped, slow, failed or stale"
 	elif [[ $crm == 1 ]]; then
 		for p in steady scale update; do
 			(($(c ${p}_slow) == 0 && $(c ${p}_failed) == 0 && $(c ${p}_stale) == 0)) ||
@@ -509,13 +577,13 @@ for cfg in "no 0" "no 1" "yes 0" "yes 1"; do
 	sub "$name" run "$1" "$2"
 	SUMMARY[$name]=$(sed -n 's/.*# RESULT //p' <<<"$SUB_OUT" | tail -n 1)
 done
-log "summary (per phase: connections, reused, slow (>= ${SLOW_MS} ms), failed (of which hung), answered by a removed task):"
+log "summary (per phase: connections/reused/of them meeting a task docker was taking out/dropped (SYN retransmitted)/slow (>= ${SLOW_MS} ms)/failed (hung)/answered by such a task):"
 for name in nomodule_reuse0 nomodule_reuse1 module_reuse0 module_reuse1; do
 	r=" ${SUMMARY[$name]:-} "
 	line=
 	for p in steady scale update; do
 		g() { sed -nE "s/.* ${p}_$1=([0-9]+) .*/\\1/p" <<<"$r"; }
-		line+=" $p $(g conn)/$(g reused)/$(g slow)/$(g failed)($(g hung))/$(g stale);"
+		line+=" $p $(g conn)/$(g reused)/$(g withdrawn)/$(g dropped)/$(g slow)/$(g failed)($(g hung))/$(g stale);"
 	done
 	log "  $name:$line conn_reuse_mode after: $(sed -nE 's/.* crm_after=([0-9]+) .*/\1/p' <<<"$r")$(sed -nE 's/.* module_resched=([0-9]+) .*/; module counted \1 rescheduled SYNs/p' <<<"$r")"
 done

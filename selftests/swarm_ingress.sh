@@ -66,8 +66,8 @@
 #     task's tuple under 0 on kernels before the Nov 2021 fix, and the
 #     module does not make it)
 # and no kernel warning. Timings of each docker step are logged: under
-# QEMU TCG dockerd takes 10 - 40 s to start, the service 1 - 2 minutes
-# to come up, an update 30 - 100 s; the whole program 7 - 13 minutes,
+# QEMU TCG dockerd takes 10 - 60 s to start, the service 1 - 3.5 minutes
+# to come up, an update 30 - 110 s; the whole program 7 - 16 minutes,
 # with the host's load.
 #
 # Needs: dockerd, docker, containerd, containerd-shim-runc-v2, runc

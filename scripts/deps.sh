@@ -16,6 +16,9 @@
 #   - HAProxy, nginx, ab, curl, keepalived, conntrackd and Prometheus's
 #     node exporter and promtool, which some tests run inside the VM
 #     (their services are kept from starting here)
+#   - docker.io (dockerd 20.10, containerd, runc) for the swarm ingress
+#     test, which runs dockerd inside the VM only (never started here);
+#     libc6-dev's static libc for that test's image (a static twtool)
 set -euo pipefail
 
 PKGS=(
@@ -32,10 +35,11 @@ PKGS=(
 	rpm rpmlint
 	haproxy nginx-light apache2-utils curl keepalived conntrackd
 	prometheus-node-exporter prometheus
+	docker.io containerd runc
 )
 # Servers among them run only inside the test VMs: their services must not
 # start on this machine.
-SERVICES=(haproxy nginx keepalived conntrackd prometheus prometheus-node-exporter)
+SERVICES=(haproxy nginx keepalived conntrackd prometheus prometheus-node-exporter docker containerd)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -41,7 +41,7 @@ T=$K/net/ipvs_tw_resched
 rm -rf "$T" "$OUT"
 mkdir -p "$T" "$OUT"
 cp -rL "$TOP"/selftests/. "$T"/
-rm -f "$T"/twtool "$T"/twload
+rm -f "$T"/twtool "$T"/twload "$T"/twtool-static
 make -s -C "$K" TARGETS=net/ipvs_tw_resched install INSTALL_PATH="$OUT" >"$OUT.make.log" 2>&1 ||
 	{ cat "$OUT.make.log"; exit 1; }
 [[ -x $OUT/run_kselftest.sh && -s $OUT/kselftest-list.txt && -x $OUT/net/ipvs_tw_resched/twtool ]] ||

@@ -26,6 +26,9 @@
 #                        "KREGEX=TIER ...", the first KREGEX matching the
 #                        kernel release wins; default: every kernel "full"
 #      TWR_TIER_<NAME>   a tier's test regex, to add or redefine one
+#      TWR_SWARM_KERNELS regex of kernel releases that run swarm_ingress
+#                        (dockerd in the VM), whatever their tier;
+#                        default: as their tier says
 #      VM_JOBS           VMs run at once (default 1)
 #      TWR_DEMO=1        also run scripts/demo.sh and check its summary
 #      TWR_RACE=1        also run scripts/text-poke-race.sh (3 boots):
@@ -175,13 +178,41 @@ else
 	tail -n 20 "$sa.log" | sed 's/^/#   /'
 fi
 
+# The swarm ingress test runs Debian's dockerd in the VM: its binaries
+# (~190 MB, scripts/mkinitramfs-docker.sh) are appended to the initramfs
+# (cpio archives concatenate) only for a VM whose test list names it,
+# and it runs only on the kernels TWR_SWARM_KERNELS matches.
+SWARM_TEST=swarm_ingress.sh
+swarm_initrd() {	# swarm_initrd KVER TESTS: the initramfs that VM boots
+	local base=$B/initramfs-$1.cpio
+
+	if [[ ,$2, != *,$SWARM_TEST,* ]]; then
+		echo "$base"
+		return
+	fi
+	if [[ ! -s $B/initramfs-docker.cpio.ok ]]; then
+		# Without it the test says SKIP (no dockerd).
+		"$TOP/scripts/mkinitramfs-docker.sh" "$B/initramfs-docker.cpio" >&2 || { echo "$base"; return; }
+		echo ok >"$B/initramfs-docker.cpio.ok"
+	fi
+	cat "$base" "$B/initramfs-docker.cpio" >"$B/initramfs-$1-docker.cpio"
+	echo "$B/initramfs-$1-docker.cpio"
+}
+rm -f "$B/initramfs-docker.cpio.ok"
+
 # The VM runs: which tests on which kernel.
 tests_for() {	# tests_for KVER TIER: comma list, or empty when none match
 	local k=$1 re=${TIER[$2]} t out=
 
 	for t in $(cut -d: -f2 "$B/ksft-$k/kselftest-list.txt"); do
 		[[ -n $FILTER && ! ${t%.sh} =~ $FILTER ]] && continue
-		[[ ${t%.sh} =~ $re ]] || continue
+		# swarm_ingress: on the kernels TWR_SWARM_KERNELS names, whatever
+		# their tier; without it, as its tier says.
+		if [[ $t == "$SWARM_TEST" && -n ${TWR_SWARM_KERNELS:-} ]]; then
+			[[ $k =~ $TWR_SWARM_KERNELS ]] || continue
+		else
+			[[ ${t%.sh} =~ $re ]] || continue
+		fi
 		out+=${out:+,}$t
 	done
 	echo "$out"
@@ -213,6 +244,14 @@ for w in debug full other; do
 		esac
 	done
 done
+if [[ -n ${TWR_SWARM_KERNELS:-} ]]; then
+	skipped_swarm=
+	for r in "${READY[@]}"; do
+		[[ ${r%% *} =~ $TWR_SWARM_KERNELS ]] || skipped_swarm+=" ${r%% *}"
+	done
+	[[ -n $skipped_swarm ]] &&
+		echo "# $SWARM_TEST not run on:$skipped_swarm (TWR_SWARM_KERNELS='$TWR_SWARM_KERNELS')"
+fi
 
 JOBS=${VM_JOBS:-1}
 declare -A running=() started=() vmname=()
@@ -240,11 +279,12 @@ for r in "${order[@]}"; do
 	env=$(vm_env "$kdir")
 	n=$(tr ',' ' ' <<<"$t" | wc -w)
 	echo "# tier $tier: $k ($n test programs${FILTER:+ matching '$FILTER'}${env:+; ${env//$'\n'/, }})"
+	initrd=$(swarm_initrd "$k" "$t")
 	(
 		while IFS= read -r e; do
 			[[ -n $e ]] && export "$e"
 		done <<<"$env"
-		exec "$TOP/scripts/vm-run.sh" "$k" "$img" "$B/initramfs-$k.cpio" "$B/vm/$k" "$t"
+		exec "$TOP/scripts/vm-run.sh" "$k" "$img" "$initrd" "$B/vm/$k" "$t"
 	) >"$B/vm-$k.out" 2>&1 &
 	running[$!]=$B/vm-$k.out started[$!]=$SECONDS vmname[$!]="tier $tier, $k"
 done

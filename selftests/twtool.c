@@ -3,7 +3,8 @@
  * twtool - tiny TCP client and server for the ip_vs_tw_resched selftests.
  *
  *   twtool server PORT ID [fin|rst|sfin]
- *	Accept forever; send "ID peer=ADDR\n" on each connection (ADDR: the
+ *	Accept forever; send "ID peer=ADDR\n" on each connection (ID "-":
+ *	the host name, which docker makes the container's ID; ADDR: the
  *	client address this server sees, IPv4 without the ::ffff: prefix),
  *	then either wait for
  *	the client's FIN and close (fin, the default: the client closes first
@@ -64,7 +65,6 @@
 #include <linux/netlink.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -91,19 +91,33 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* Numeric addresses only (inet_pton, not getaddrinfo: the swarm test's
+ * image runs a static twtool, where getaddrinfo would want glibc's NSS).
+ */
 static int parse_addr(const char *host, const char *port,
 		      struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	char *end;
+	long p = strtol(port, &end, 10);
 
-	if (getaddrinfo(host, port, &hints, &ai))
+	if (*port == '\0' || *end || p < 0 || p > 65535)
 		return -1;
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(p);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(p);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -1;
 }
 
 static void serve_echo(int c)
@@ -212,6 +226,13 @@ static int server(int argc, char **argv)
 
 	if (argc < 4)
 		return 2;
+	if (!strcmp(argv[3], "-")) {
+		static char host[65];
+
+		if (gethostname(host, sizeof(host) - 1))
+			die("gethostname");
+		argv[3] = host;
+	}
 	rst = argc > 4 && !strcmp(argv[4], "rst");
 	if (argc > 4 && !strcmp(argv[4], "sfin"))
 		rst = 2;

@@ -65,7 +65,7 @@
 # usage: dr_reuse_stress.sh [-n N]            all arms (KTAP), N reuses each
 #        dr_reuse_stress.sh -a ARM [-n N]     one arm
 # N: -n, or the environment's TWR_DR_STRESS_N (a VM run: VM_APPEND=
-# "TWR_DR_STRESS_N=150 kselftest_override_timeout=7200"); default 20
+# "TWR_DR_STRESS_N=150 KSFT_TIMEOUT=9000"); default 20
 # (8 with KSFT_MACHINE_SLOW=yes).
 
 source "$(dirname "$0")/lib.sh"
@@ -122,7 +122,7 @@ if [[ -z $ARM ]]; then
 	ipvs_traits
 	ktap_header 5
 	# Each arm bounded on its own: N reuses of ~1 s, plus a few stalls.
-	t=$(((N * 8 + 300) * TWR_SCALE))
+	t=$(((N * 12 + 300) * TWR_SCALE))
 	declare -A R=()
 	for a in stock noct module policy0; do
 		sub "$a" timeout -k 10 $t bash "$0" -a $a -n "$N"

@@ -25,7 +25,8 @@
 # env: TWR_HEAVY_KERNELS regex of kernel releases that also run the
 #                        tests of minutes each: the load tests
 #                        (odd_packets, sysctl_abuse, unload_under_load,
-#                        netns_churn) and two_directors; default: all
+#                        netns_churn), two_directors and
+#                        dr_reuse_stress; default: all
 #      VM_JOBS           VMs run at once (default 1)
 #      TWR_DEMO=1        also run scripts/demo.sh and check its summary
 #      TWR_RACE=1        also run scripts/text-poke-race.sh (3 boots):
@@ -45,7 +46,7 @@ FILTER=${1:-}
 B=$TOP/build
 CACHE=${TWR_CACHE:-/var/cache/ip_vs_tw_resched}
 LOG=$B/test-results.log
-HEAVYTESTS="two_directors.sh odd_packets.sh sysctl_abuse.sh unload_under_load.sh netns_churn.sh"
+HEAVYTESTS="two_directors.sh odd_packets.sh sysctl_abuse.sh unload_under_load.sh netns_churn.sh dr_reuse_stress.sh"
 # A kernel whose reuse matrix or baselines do not run fails: these may not skip.
 MUSTRUN='^(reuse_|drained_|removed_|persistence|conn_reuse_mode|vs_conntrack_0|lost_final_ack|ftp_data|syn_dropped|reply_direction|service_deleted)'
 mkdir -p "$B" "$CACHE"

@@ -57,16 +57,18 @@
 # policy); no kernel complaint. Deviations caused by a peer (real server,
 # SNAT box) do not fail an arm: they are a property of that peer, which
 # the same servers have behind any director. Then, across arms: the
-# module's arm may not have significantly more stalls or deviations than
-# the stock arm with the same expectation (module vs noct, policy0 vs
-# stock; one-sided exact conditional binomial test, p < 0.05). The last
-# subtest prints every arm's counts with exact 95 % bounds.
+# module's arm may not have significantly more stalls, late connects
+# (past the arm's own wait: a second SYN lost) or deviations than the
+# stock arm with the same expectation (module vs noct, policy0 vs stock;
+# one-sided exact conditional binomial test, p < 0.01). The last subtest
+# prints every arm's counts with exact (Clopper-Pearson) 95 % bounds.
 #
 # usage: dr_reuse_stress.sh [-n N]            all arms (KTAP), N reuses each
 #        dr_reuse_stress.sh -a ARM [-n N]     one arm
-# N: -n, or the environment's TWR_DR_STRESS_N (a VM run: VM_APPEND=
-# "TWR_DR_STRESS_N=150 KSFT_TIMEOUT=9000"); default 20
-# (8 with KSFT_MACHINE_SLOW=yes).
+# N: -n, or the environment's TWR_DR_STRESS_N; default 20 (8 with
+# KSFT_MACHINE_SLOW=yes). TWR_DR_STRESS_ARMS: the arms to run (default
+# all four). A measuring run in the test VM: VM_APPEND="TWR_DR_STRESS_N=150
+# KSFT_TIMEOUT=9000" scripts/vm-run.sh ... dr_reuse_stress.sh
 
 source "$(dirname "$0")/lib.sh"
 
@@ -120,12 +122,14 @@ if [[ -z $ARM ]]; then
 	require_root
 	require_cmd curl nginx tcpdump
 	ipvs_traits
-	ktap_header 5
+	ARMS=${TWR_DR_STRESS_ARMS:-stock noct module policy0}
+	ARMS=${ARMS//,/ }
+	ktap_header $(($(wc -w <<<"$ARMS") + 1))
 	# Each arm bounded on its own: N reuses of ~1 s, plus a few stalls.
 	t=$(((N * 12 + 300) * TWR_SCALE))
 	declare -A R=()
-	for a in stock noct module policy0; do
-		sub "$a" timeout -k 10 $t bash "$0" -a $a -n "$N"
+	for a in $ARMS; do
+		sub "$a" timeout -k 10 $t bash "$0" -a "$a" -n "$N"
 		line=$(sed -n 's/^# RESULT //p' <<<"$SUB_OUT" | tail -n 1)
 		for kv in $line; do
 			R[$a.${kv%%=*}]=${kv#*=}
@@ -134,12 +138,13 @@ if [[ -z $ARM ]]; then
 	compare() {
 		local a b k rc=0 p what
 
-		log "arm      reuses  as expected  deviations (95 %)       stalls (95 %)          causes"
-		for a in stock noct module policy0; do
+		log "arm      reuses  as expected  deviations (95 %)     late (95 %)           stalls (95 %)         causes"
+		for a in $ARMS; do
 			[[ -n ${R[$a.reuses]:-} ]] || { log "$a: no result"; rc=1; continue; }
-			printf '# %-8s %6s %12s %5s (%-14s) %5s (%-14s) %s\n' "$a" "${R[$a.reuses]}" \
-				"${R[$a.expected]}" "${R[$a.deviations]}" \
-				"$(binom_bounds "${R[$a.deviations]}" "${R[$a.reuses]}")" \
+			printf '# %-8s %6s %12s %5s (%-13s) %5s (%-13s) %5s (%-13s) %s\n' "$a" "${R[$a.reuses]}" \
+				"${R[$a.expected]}" \
+				"${R[$a.deviations]}" "$(binom_bounds "${R[$a.deviations]}" "${R[$a.reuses]}")" \
+				"${R[$a.late]}" "$(binom_bounds "${R[$a.late]}" "${R[$a.reuses]}")" \
 				"${R[$a.stalls]}" "$(binom_bounds "${R[$a.stalls]}" "${R[$a.reuses]}")" \
 				"${R[$a.causes]}"
 		done
@@ -147,10 +152,11 @@ if [[ -z $ARM ]]; then
 		# The module's arms against stock's with the same expectation.
 		for pair in module:noct policy0:stock; do
 			a=${pair%:*} b=${pair#*:}
-			for k in stalls deviations; do
+			[[ -n ${R[$a.reuses]:-} && -n ${R[$b.reuses]:-} ]] || continue
+			for k in stalls late deviations; do
 				p=$(binom_worse "${R[$a.$k]}" "${R[$a.reuses]}" "${R[$b.$k]}" "${R[$b.reuses]}")
 				what="$a $k ${R[$a.$k]} of ${R[$a.reuses]}, $b ${R[$b.$k]} of ${R[$b.reuses]}: p=$p"
-				if awk -v p="$p" 'BEGIN { exit !(p < 0.05) }'; then
+				if awk -v p="$p" 'BEGIN { exit !(p < 0.01) }'; then
 					log "WORSE: $what"
 					rc=1
 				else
@@ -315,7 +321,10 @@ counter() { awk -v k="$2" '$1 == k { print $2 + 0 }' <<<"${!1}"; }
 #   snat_syn        left the client, not the SNAT box
 #   director_drop   reached the director, went to no real server
 #   rs_ack(RS)      the real server answered with an ACK that is not
-#                   a SYN-ACK (its TIME_WAIT refusing the SYN)
+#                   a SYN-ACK (its TIME_WAIT refusing the SYN); with its
+#                   counters: rs_ack_paws(RS) (TcpExtPAWSEstab rose: the
+#                   SYN's timestamp older than the TIME_WAIT's), or
+#                   rs_ack_challenge(RS) (TcpExtTCPChallengeACK)
 #   rs_rst(RS)      the real server answered with a reset
 #   rs_silent(RS)   the real server did not answer
 #   snat_reply      the SYN-ACK reached the SNAT box, not the client
@@ -403,8 +412,8 @@ trace() {
 log "arm $ARM: module=$MODULE vs.conntrack=$(n "$dir" cat /proc/sys/net/ipv4/vs/conntrack)" \
 	"conn_reuse_mode=3, IPVS drop check: $(ipvs_trait drop_check) conntrack;" \
 	"$N reuses, each expected to need $WANT_RETRANS SYN retransmit(s)"
-reuses=0 expected=0 deviations=0 stalls=0
-declare -A CAUSES=()
+reuses=0 expected=0 deviations=0 late=0 stalls=0
+declare -A CAUSES=() LP_RS=()
 ms_list=()
 dump() {	# dump I: everything each hop holds now, and the reuse's deltas
 	local h
@@ -448,7 +457,13 @@ for ((i = 0; i <= N; i++)); do
 		log "reuse $i: curl failed and the IPVS entry is still '$(ipvs_state)'"
 	fi
 	snapshot a
-	((i == 0)) && { s_twr=$b_twr; continue; }
+	if ((i == 0)); then
+		s_twr=$b_twr lport=?
+		[[ $out =~ lport=([0-9]+) ]] && lport=${BASH_REMATCH[1]}
+		[[ -r $TMP/body ]] && read -r body <"$TMP/body" && LP_RS[$body]=$lport
+		: >"$TMP/body"
+		continue
+	fi
 	reuses=$((reuses + 1))
 	syn_retrans b_tcpx_cl && r0=$SYNR && syn_retrans a_tcpx_cl || fail "no TcpExtTCPSynRetrans"
 	retrans=$((SYNR - r0))
@@ -460,12 +475,21 @@ for ((i = 0; i <= N; i++)); do
 	stall=0
 	((rc != 0 || total >= 20)) || [[ ! $body =~ ^rs[12]$ ]] && stall=1
 	ms_list+=("$ms")
+	lport=?
+	[[ $out =~ lport=([0-9]+) ]] && lport=${BASH_REMATCH[1]}
+	# The client port of each server's last connection, the one its
+	# TIME_WAIT holds (a timestamp offset is per connection since
+	# Linux 6.x's secure_tcp_seq_and_ts_off(), per address pair before).
+	tw_lport=("${LP_RS[rs1]:-?}" "${LP_RS[rs2]:-?}")
+	[[ $body =~ ^rs[12]$ ]] && LP_RS[$body]=$lport
 	if ((!stall && retrans == WANT_RETRANS)); then
 		expected=$((expected + 1))
 		continue
 	fi
 	deviations=$((deviations + 1))
 	stalls=$((stalls + stall))
+	# Later than the arm's own wait (none, or the drop's second).
+	((ms < 0 || ms >= SLOW_MS + 1000 * WANT_RETRANS)) && late=$((late + 1))
 	tr=$(trace "$t0" "$(awk -v t="$t1" 'BEGIN { printf "%.6f", t + 0.5 }')")
 	causes=$(sed -n 's/^causes//p' <<<"$tr")
 	# The arm's expected drop is the director's, on the first SYN only.
@@ -478,11 +502,23 @@ for ((i = 0; i <= N; i++)); do
 	fi
 	cause=${causes# }
 	cause=${cause%% *}
+	# A real server's ACK to a SYN: its counters tell why.
+	if [[ $cause =~ ^rs_ack\((rs[12])\)$ ]]; then
+		h=${BASH_REMATCH[1]}
+		v1=b_tcp_$h v2=b_tcpx_$h v3=a_tcp_$h v4=a_tcpx_$h
+		d=$(delta "$(tcp_mib "${!v1}" "${!v2}")" "$(tcp_mib "${!v3}" "${!v4}")")
+		if [[ $d == *TcpExtPAWSEstab* ]]; then
+			cause="rs_ack_paws($h)"
+		elif [[ $d == *TcpExtTCPChallengeACK* ]]; then
+			cause="rs_ack_challenge($h)"
+		fi
+	fi
 	CAUSES[$cause]=$((${CAUSES[$cause]:-0} + 1))
 	kind=slow
 	((retrans < WANT_RETRANS)) && kind=fast
 	((stall)) && kind=stall
-	log "reuse $i: $kind, $retrans SYN retransmit(s) (expected $WANT_RETRANS), cause: $cause (all:$causes)"
+	log "reuse $i: $kind, $retrans SYN retransmit(s) (expected $WANT_RETRANS), cause: $cause (all:$causes);" \
+		"curl's local port $lport; the servers' last connections came from ports ${tw_lport[0]} (rs1), ${tw_lport[1]} (rs2)"
 	dump
 	# A run with many stalls has said what it has to say.
 	((stalls >= 5)) && { log "5 stalls: the arm stops here"; break; }
@@ -498,7 +534,7 @@ done
 read -r p50 p99 max < <(printf '%s\n' "${ms_list[@]}" | sort -n | awk '{ v[NR] = $1 }
 	END { print v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR] }')
 log "connect times (ms): p50 $p50, p99 $p99, max $max"
-log "RESULT arm=$ARM reuses=$reuses expected=$expected deviations=$deviations stalls=$stalls causes=${cs:-none}"
+log "RESULT arm=$ARM reuses=$reuses expected=$expected deviations=$deviations late=$late stalls=$stalls causes=${cs:-none}"
 dmesg_check
 
 # The judgement.

@@ -53,8 +53,8 @@
 # Asserts, per arm: no deviation whose cause lies on the director where
 # the module is loaded, none left unexplained ("unknown"), no drop missing
 # in stock or policy0, the module's counters (module: a rescheduled SYN
-# per reuse and no SYN left to IPVS's drop; policy0: each one left by
-# policy); no kernel complaint. Deviations caused by a peer (real server,
+# per reuse, no SYN left to IPVS's drop and no copy lost on its way;
+# policy0: each one left by policy); no kernel complaint. Deviations caused by a peer (real server,
 # SNAT box) do not fail an arm: they are a property of that peer, which
 # the same servers have behind any director. Then, across arms: the
 # module's arm may not have significantly more stalls, late connects
@@ -560,6 +560,8 @@ if [[ $MODULE == yes ]]; then
 	if [[ $ARM == module ]]; then
 		((nres >= reuses)) || bad+=" module: $nres SYNs rescheduled for $reuses reuses"
 		((left == left0)) || bad+=" module: $((left - left0)) SYNs left to IPVS's drop (skip_conntrack, skip_no_copy)"
+		lost=$(($(counter a_twr resend_lost) - $(counter b_twr resend_lost)))
+		((lost == 0)) || bad+=" module: $lost copies lost on their way to IPVS (resend_lost)"
 	else
 		((nres == 0)) || bad+=" policy0: the module rescheduled $nres SYNs with resched_mode=0"
 		((pol >= reuses)) || bad+=" policy0: skip_policy rose by $pol for $reuses reuses"

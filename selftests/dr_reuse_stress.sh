@@ -181,7 +181,7 @@ WANT_RETRANS=0
 [[ $ARM == stock || $ARM == policy0 ]] && WANT_RETRANS=1
 METHOD=dr
 topology_addrs
-KIND=dr SRV=none CLOSE=fin
+SRV=none CLOSE=fin
 CPORTS=41000-41199	# curl's; the SNAT box maps each to 40000
 
 require_root

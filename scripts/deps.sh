@@ -7,8 +7,9 @@
 #     (the tests boot them under QEMU; the host's own kernel is not used)
 #   - the 6.12 sources (checkpatch, kselftest's runner, the debug kernel)
 #   - QEMU, the userland copied into the test VM, sparse; perf, trace-cmd
-#     and bpftrace for the tracepoint's test; libelf-dev, without which
-#     Kbuild skips objtool on kernels that validate stacks (RHEL 8)
+#     and bpftrace for the tracepoint's test; tcpdump for the captures of
+#     dr_reuse_stress.sh; libelf-dev, without which Kbuild skips objtool on
+#     kernels that validate stacks (RHEL 8)
 #   - rsync for kselftest's install, gnuplot for the benchmark's figure
 #   - what building the Debian package needs (dpkg-dev, debhelper, dh-dkms)
 #     and lintian and systemd (systemd-analyze), which its test runs on it
@@ -29,7 +30,7 @@ PKGS=(
 	qemu-system-x86
 	iproute2 ipvsadm iptables conntrack procps util-linux iputils-ping
 	nftables ipset nfct
-	linux-perf trace-cmd bpftrace
+	linux-perf trace-cmd bpftrace tcpdump
 	rsync gnuplot-nox
 	dpkg-dev debhelper dh-dkms lintian systemd
 	rpm rpmlint

@@ -9,6 +9,8 @@
 #                         twr.tests as its parts list
 # NAME=VALUE parameters without a dot (KSFT_MACHINE_SLOW=yes, BENCH_*)
 # reach this script, and the tests, as environment variables.
+# KSFT_TIMEOUT=S: kselftest's per-program timeout instead of the settings
+# file's (run_kselftest.sh -o), for a long measuring run.
 # Everything goes to the second serial port (ttyS1), which the host
 # reads; its last line is "TWR-DONE" only if the run got to its end.
 export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -56,7 +58,7 @@ else
 		sel+=(-o $((${t:-45} * 3)))
 	fi
 	# The kernel's own runner, as a kernel CI runs installed kselftests.
-	(cd /ksft && ./run_kselftest.sh "${sel[@]}") >&3 2>&1
+	(cd /ksft && ./run_kselftest.sh ${KSFT_TIMEOUT:+-o "$KSFT_TIMEOUT"} "${sel[@]}") >&3 2>&1
 fi
 
 # A kernel with kmemleak (scripts/debug-kernel.sh): everything the tests

@@ -58,7 +58,7 @@ done
 # The software operators run, for the tests that use it (deps.sh installs
 # it; a test says SKIP where it is missing).
 for b in haproxy nginx ab curl keepalived conntrackd prometheus-node-exporter promtool \
-	perf trace-cmd bpftrace; do
+	perf trace-cmd bpftrace tcpdump; do
 	type -P $b >/dev/null && add_bin $b
 done
 

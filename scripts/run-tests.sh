@@ -57,15 +57,18 @@ LOG=$B/test-results.log
 #           stock's retransmit and the counters and tracepoint that
 #           report it; and sysctl, where most of the kernel API
 #           differences are (sysctl registration and handler signatures)
-#   debug   the matrix and the load tests that stress lifetimes and
-#           locking, for a KASAN/lockdep/kmemleak kernel
+#   debug   for a KASAN/lockdep/kmemleak kernel, several times slower:
+#           the reuse matrix (reuse_*: every path of a rescheduled SYN
+#           and its copy), counters_exact (the resend lost, the probe and
+#           its conntrack reference) and the load tests that stress
+#           lifetimes and locking (unload, namespaces, odd packets)
 # To add a program to a tier, add its name to the regex.
 declare -A TIER=(
 	[full]='.'
 	[matrix]='^(reuse_.*|drained_.*|removed_.*|persistence|conn_reuse_mode|vs_conntrack_0|lost_final_ack|ftp_data|syn_dropped_before_ipvs|reply_direction_ct|service_deleted|sysctl|equivalence|counters_exact|tracepoint)$'
 	[compile]='^$'
 )
-TIER[debug]="${TIER[matrix]}|^(unload_under_load|netns_churn|odd_packets)\$"
+TIER[debug]='^(reuse_.*|counters_exact|unload_under_load|netns_churn|odd_packets)$'
 for v in ${!TWR_TIER_*}; do
 	TIER[${v#TWR_TIER_}]=${!v}
 done

@@ -73,9 +73,11 @@ TRACE_DEFINE_ENUM(IP_VS_TCP_S_SYNACK);
  */
 #ifndef _TWR_TRACE_ADDR
 #define _TWR_TRACE_ADDR
-static inline void twr_tp_addr(u8 *dst, int af,
+static inline void twr_tp_addr(unsigned char *dst, int af,
 			       const union nf_inet_addr *addr, __be16 port)
 {
+	/* The fields' length is the number 28 in the event's definition. */
+	BUILD_BUG_ON(sizeof(struct sockaddr_in6) != 28);
 	memset(dst, 0, sizeof(struct sockaddr_in6));
 	if (af == AF_INET) {
 		struct sockaddr_in *v4 = (void *)dst;
@@ -97,18 +99,23 @@ static inline void twr_tp_addr(u8 *dst, int af,
  * tw_resched:resched - a SYN met an IPVS entry that IPVS may reschedule
  * @cp: the entry the SYN met
  * @outcome: what became of the SYN (enum twr_counter, as counted)
+ *
+ * The fields have C's own types and the addresses' length is a number
+ * (28: a struct sockaddr_in6), not u16, u8 or a sizeof: bpftrace on a
+ * kernel without BTF (RHEL 8 built without debug info) compiles the
+ * format's fields as written with clang, where neither is known.
  */
 TRACE_EVENT(resched,
 	    TP_PROTO(const struct ip_vs_conn *cp, enum twr_counter outcome),
 	    TP_ARGS(cp, outcome),
 	    TP_STRUCT__entry(__field(unsigned int, netns)
-			     __field(u16, af)
-			     __field(u16, state)
-			     __field(u32, outcome)
-			     __field(u32, weight)
-			     __array(u8, client, sizeof(struct sockaddr_in6))
-			     __array(u8, vip, sizeof(struct sockaddr_in6))
-			     __array(u8, server, sizeof(struct sockaddr_in6))),
+			     __field(unsigned short, af)
+			     __field(unsigned short, state)
+			     __field(unsigned int, outcome)
+			     __field(unsigned int, weight)
+			     __array(unsigned char, client, 28)
+			     __array(unsigned char, vip, 28)
+			     __array(unsigned char, server, 28)),
 	    TP_fast_assign(__entry->netns = cp->ipvs->net->ns.inum;
 			   __entry->af = cp->af;
 			   __entry->state = cp->state;

@@ -81,6 +81,16 @@ for so in "$XT"/*.so; do
 	done
 done
 
+# bpftrace on a kernel without BTF (RHEL 8's) reads a tracepoint's fields
+# by compiling a struct with its clang, which includes the kernel's uapi
+# headers (linux-libc-dev): 7 MB.
+if type -P bpftrace >/dev/null; then
+	for d in /usr/include/linux /usr/include/asm-generic /usr/include/x86_64-linux-gnu/asm; do
+		[[ -d $d ]] || continue
+		mkdir -p "$ROOT$(dirname "$d")" && cp -a "$d" "$ROOT$(dirname "$d")/"
+	done
+fi
+
 # kmod's applets, where the kernel looks for modprobe.
 for a in modprobe insmod rmmod lsmod depmod modinfo; do
 	ln -sf /usr/bin/kmod "$ROOT/usr/sbin/$a"

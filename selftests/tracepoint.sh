@@ -59,7 +59,7 @@ trace_tracefs() {
 	echo 0 >$T/events/tw_resched/resched/enable
 	# Its fields, for tools that read the format.
 	grep -qE 'field:unsigned int netns;' $T/events/tw_resched/resched/format &&
-		grep -qE 'field:u8 client\[[^]]*\];[[:space:]]*offset:[0-9]+;[[:space:]]*size:28;' \
+		grep -qE 'field:unsigned char client\[[^]]*\];[[:space:]]*offset:[0-9]+;[[:space:]]*size:28;' \
 			$T/events/tw_resched/resched/format ||
 		fail "format: $(cat $T/events/tw_resched/resched/format)"
 }

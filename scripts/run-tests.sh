@@ -258,11 +258,20 @@ fi
 
 JOBS=${VM_JOBS:-1}
 declare -A running=() started=() vmname=()
-reap() {	# wait for one VM to end, print its results and its time
-	local pid k cpu
+declare -A jobrc=() hostjob=()
+reap() {	# wait for one VM (or host job) to end, print its results and its time
+	local pid k cpu rc
 
 	wait -n -p pid "${!running[@]}"
+	rc=$?
 	k=${vmname[$pid]}
+	if [[ -n ${hostjob[$pid]:-} ]]; then
+		# A host job (the demo, the race boots): judged below.
+		jobrc[$k]=$rc
+		echo "# $k: $((SECONDS - started[$pid])) s" | tee -a "$B/vm-times.txt"
+		unset "running[$pid]" "started[$pid]" "vmname[$pid]" "hostjob[$pid]"
+		return
+	fi
 	tee -a "$LOG" <"${running[$pid]}"
 	cpu=$(sed -n 's/.*# vm time: .*qemu CPU \([0-9]*\) s.*/\1/p' "${running[$pid]}")
 	echo "# $k: $((SECONDS - started[$pid])) s in its VM${cpu:+ (qemu CPU $cpu s)}, host load $(cut -d' ' -f1-3 /proc/loadavg)" |
@@ -291,13 +300,23 @@ for r in "${order[@]}"; do
 	) >"$B/vm-$k.out" 2>&1 &
 	running[$!]=$B/vm-$k.out started[$!]=$SECONDS vmname[$!]="tier $tier, $k"
 done
+# The demo and the race boots run one VM each: they take the next free
+# slots while the last kernels' VMs still run.
+host_job() {	# host_job NAME OUT CMD...
+	((${#running[@]} >= JOBS)) && reap
+	"${@:3}" >"$2" 2>&1 &
+	running[$!]=$2 started[$!]=$SECONDS vmname[$!]=$1 hostjob[$!]=1
+}
+[[ ${TWR_DEMO:-} == 1 && -z $FILTER ]] &&
+	host_job demo "$B/demo.out" "$TOP/scripts/demo.sh"
+[[ ${TWR_RACE:-} == 1 && -z $FILTER ]] &&
+	host_job text_poke_race "$B/text-poke-race.out" "$TOP/scripts/text-poke-race.sh" -n 3 -m loadunload
 while ((${#running[@]})); do reap; done
 
 # The quick start's first command, as a newcomer runs it: its summary
 # must carry real figures (TWR_DEMO=1; .ci/run sets it).
 if [[ ${TWR_DEMO:-} == 1 && -z $FILTER ]]; then
-	"$TOP/scripts/demo.sh" >"$B/demo.out" 2>&1
-	drc=$?
+	drc=${jobrc[demo]:-1}
 	sed -n '/^Kernel /,$p' "$B/demo.out" | sed 's/^/# demo: /'
 	read -r ws wr < <(sed -nE 's/^IPVS direct routing, without the module: ([0-9]+) of ([0-9]+) reused .*/\1 \2/p' "$B/demo.out")
 	read -r ms mr < <(sed -nE 's/^IPVS direct routing, with the module: +([0-9]+) of ([0-9]+) reused .*/\1 \2/p' "$B/demo.out")
@@ -312,8 +331,7 @@ fi
 # under multi-threaded TCG these boots die with "Oops: int3" in about one
 # boot of four; vm-run.sh's setting must leave none.
 if [[ ${TWR_RACE:-} == 1 && -z $FILTER ]]; then
-	"$TOP/scripts/text-poke-race.sh" -n 3 -m loadunload >"$B/text-poke-race.out" 2>&1
-	rrc=$?
+	rrc=${jobrc[text_poke_race]:-1}
 	sum=$(grep -E '^# .* boots failed' "$B/text-poke-race.out" | sed 's/^# //')
 	if ((rrc == 0)); then
 		result "ok text_poke_race ($sum)"

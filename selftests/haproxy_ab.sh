@@ -158,7 +158,21 @@ sed -n '/^Complete requests/,/^Failed requests/p; /^Connection Times/,/^$/p; /^P
 	"$TMP/ab.out" | sed 's/^/# ab: /'
 failed=$(awk '/^Failed requests/ { print $3 }' "$TMP/ab.out")
 non2xx=$(awk '/^Non-2xx responses/ { print $3 }' "$TMP/ab.out")
-((failed == 0 && ${non2xx:-0} == 0)) || fail "ab: $failed failed, ${non2xx:-0} non-2xx"
+if ((failed > 0 || ${non2xx:-0} > 0)); then
+	# What each hop saw, to tell the director's part from a peer's (a
+	# real server's TIME_WAIT refusing a reused SYN counts PAWSEstab).
+	log "HAProxy, requests without a 200: $(grep '^req ' "$TMP/lb.log" | grep -v ' st=200$' | tr '\n' ';')"
+	for h in rs1 rs2 lb; do
+		log "$h: $(n "${!h}" nstat -az TcpExtPAWSEstab TcpExtTCPChallengeACK TcpExtTWRecycled \
+			TcpExtTCPSynRetrans TcpRetransSegs TcpAttemptFails TcpEstabResets 2>/dev/null |
+			awk '/^Tcp/ { printf "%s %s ", $1, $2 }')"
+	done
+	for h in dir nat; do
+		log "$h conntrack -S: $(n "${!h}" conntrack -S 2>/dev/null | tr '\n' ';')"
+	done
+	[[ $MODULE == yes ]] && log "module: $(n "$dir" cat /proc/net/ip_vs_tw_resched | tr '\n' ' ')"
+	fail "ab: $failed failed, ${non2xx:-0} non-2xx"
+fi
 
 # HAProxy's view: which requests reused a port, and their connect times.
 logged() { (($(grep -c '^req ' "$TMP/lb.log") >= N)); }

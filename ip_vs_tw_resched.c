@@ -1085,5 +1085,5 @@ module_exit(twr_exit);
 MODULE_AUTHOR("ip_vs_tw_resched developers");
 MODULE_DESCRIPTION("IPVS: reschedule reused TCP tuples (TIME_WAIT, CLOSE, drained servers) without dropping the SYN");
 MODULE_LICENSE("GPL");
-MODULE_VERSION("0.2.0");
+MODULE_VERSION("0.3.0");
 MODULE_SOFTDEP("pre: ip_vs nf_conntrack");

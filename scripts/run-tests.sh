@@ -223,14 +223,13 @@ tests_for() {	# tests_for KVER TIER: comma list, or empty when none match
 
 # A kernel built with KASAN, lockdep or kmemleak is several times slower
 # under TCG: the tests get KSFT_MACHINE_SLOW=yes (lighter loads, longer
-# waits), the VM more memory and time. no5lvl: with -cpu max the guest
-# would use 5-level paging, and a KASAN kernel then reported a wild access
-# in its first interrupt (scripts/debug-kernel.sh).
+# waits), the VM more memory and time (no5lvl, which a KASAN kernel
+# needed, vm-run.sh now gives every VM).
 vm_env() {	# vm_env KDIR: the VM_* settings for that kernel, NAME=VALUE lines
 	if grep -qsE '^CONFIG_(KASAN|PROVE_LOCKING|DEBUG_KMEMLEAK)=y' "$1/.config"; then
 		echo "VM_TIMEOUT=${VM_TIMEOUT:-7200}"
 		echo "VM_MEM=3072"
-		echo "VM_APPEND=no5lvl KSFT_MACHINE_SLOW=yes${VM_APPEND:+ $VM_APPEND}"
+		echo "VM_APPEND=KSFT_MACHINE_SLOW=yes${VM_APPEND:+ $VM_APPEND}"
 	fi
 }
 

@@ -146,26 +146,36 @@ round() {
 		pids+=($!)
 	done
 	for ((j = 0; j < SLOTS; j++)); do
-		wait "${pids[$j]}" || fail "connect $1 slot $j failed: $(cat "$TMP/out.$j")"
-		out=$(cat "$TMP/out.$j")
+		wait "${pids[$j]}" || fail "connect $1 slot $j failed: $(<"$TMP/out.$j")"
+		out=$(<"$TMP/out.$j")
 		parse_conn "$out" || fail "connect $1 slot $j: no server id in '$out'"
 		R_MS[$j]=$MS R_SERVER[$j]=$SERVER R_RETRANS[$j]=$RETRANS
-		check_ct "$1" $j "$SERVER"
 	done
+	check_ct "$1"
 }
 
-# check_ct LABEL SLOT SERVER: the director's conntrack of the new flow
-# must answer from the server that served it.
+# check_ct LABEL: the director's conntrack of each slot's new flow must
+# answer from the server that served it. One conntrack for all slots (see
+# entry_in: the next round's entries are ticking).
 CT_BAD=0
 check_ct() {
-	local reply
+	local out line j
+	local -a reply=()
 
 	[[ $CONNTRACK == 0 || $METHOD != nat ]] && return
-	reply=$(ct_reply_src "$2")
-	if [[ $reply != "${RS_IP[$3]}" ]]; then
-		log "connect $1 slot $2: served by $3 but conntrack reply from '${reply:-none}'"
+	out=$(n "$dir" conntrack -L -f $CT_FAMILY -p tcp --orig-src "$(tuple_ip)" 2>/dev/null)
+	while read -r line; do
+		[[ $line =~ sport=([0-9]+) ]] || continue
+		j=$((BASH_REMATCH[1] - SNAT_PORT))
+		((j >= 0 && j < SLOTS)) || continue
+		[[ $line =~ \ src=[^\ ]+\ .*\ src=([^\ ]+) ]] &&
+			reply[j]+=${reply[j]:+ }${BASH_REMATCH[1]}
+	done <<<"$out"
+	for ((j = 0; j < SLOTS; j++)); do
+		[[ ${reply[j]:-} == "${RS_IP[${R_SERVER[j]}]}" ]] && continue
+		log "connect $1 slot $j: served by ${R_SERVER[j]} but conntrack reply from '${reply[j]:-none}'"
 		CT_BAD=$((CT_BAD + 1))
-	fi
+	done
 }
 
 # make_unavailable RS: drain or remove RS, make the other one available

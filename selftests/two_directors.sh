@@ -7,7 +7,7 @@
 #   client      snat box          front segment (swf)       directors             back segment (swb)   real servers
 #  +--------+  +-----------+     +---------------+     +------------------+     +---------------+   +-------------+
 #  | cl     |--| nat       |-----| br0           |-----| dira 10.0.2.11   |-----| br0           |---| rs1         |
-#  | 3 slots|  | slot j -> |     |               |     |      10.0.3.11   |     |               |   | 10.0.3.21   |
+#  | 4 slots|  | slot j -> |     |               |     |      10.0.3.11   |     |               |   | 10.0.3.21   |
 #  +--------+  | 10.0.2.1: |     |               |-----| dirb 10.0.2.12   |-----|               |---| rs2         |
 #              | 40000+j   |     +---------------+     |      10.0.3.12   |     +---------------+   | 10.0.3.22   |
 #              +-----------+     VIP 10.0.2.100 and gateway 10.0.3.1 on      | gw 10.0.3.1 |
@@ -77,7 +77,14 @@ done
 EX=$DIR/keepalived.conf
 [[ -r $EX ]] || EX=$DIR/../examples/keepalived/keepalived.conf
 EXD=$(dirname "$EX")
-CLOSE=rst SLOTS=3 VIP=10.0.2.100 SVC=10.0.2.100:80
+# Slots 0-2 are the failover's; slot 3 is sync_timeout's own: its
+# servers close first, and the real server that served it holds the
+# tuple in TIME_WAIT for a minute. A failover reuse of that tuple that
+# IPVS sent to that server met it there: the server refused the SYN
+# (PAWS: the client's timestamps of a new connection are unrelated to the
+# old one's), and its ACK cost the client a second (6.12.118: 2 of 10
+# module runs).
+CLOSE=rst SLOTS=4 FO=3 VIP=10.0.2.100 SVC=10.0.2.100:80
 declare -A DIP=([dira]=10.0.2.11 [dirb]=10.0.2.12) BIP=([dira]=10.0.3.11 [dirb]=10.0.3.12)
 declare -A ID=([dira]=dirA [dirb]=dirB)
 RS_IP=([rs1]=10.0.3.21 [rs2]=10.0.3.22)
@@ -221,7 +228,11 @@ ctd_dump() {	# ctd_dump DIR -e|-i: conntrackd's cache entries of the slots
 	n "${!1}" conntrackd -C "$TMP/conntrackd-${ID[$1]}.conf" "$2" 2>&1 |
 		grep -c "sport=$SNAT_PORT\|src=$SNAT_IP"
 }
-part_fail() { log "$PART: $*"; return 1; }
+part_fail() {
+	log "$PART: $*"
+	[[ $PART == failover && -s $TMP/cap.dirb ]] && { cap_stop; cap_show; }
+	return 1
+}
 part() {	# part NAME FUNC: one KTAP result
 	PART=$1
 	if "$2"; then
@@ -262,10 +273,10 @@ sync_timeout() {
 	serve rs1 sfin
 	serve rs2 sfin
 	n "$dira" sh -c "echo 40 >$D/timeout_time_wait" || part_fail "write" || return 1
-	# Slot 2's connection; its entry ends in TIME_WAIT.
-	slot_connect 2 || part_fail "connect" || return 1
-	on_b() { read -r st left dest < <(dir_entry dirb 2 | grep TIME_WAIT); [[ -n $st ]]; }
-	wait_for 15 on_b || part_fail "no synced TIME_WAIT entry on B: '$(dir_entry dirb 2)'" || return 1
+	# Slot 3's connection; its entry ends in TIME_WAIT.
+	slot_connect 3 || part_fail "connect" || return 1
+	on_b() { read -r st left dest < <(dir_entry dirb 3 | grep TIME_WAIT); [[ -n $st ]]; }
+	wait_for 15 on_b || part_fail "no synced TIME_WAIT entry on B: '$(dir_entry dirb 3)'" || return 1
 	((left <= 40)) || part_fail "B's synced entry expires in $left s, A's timeout_time_wait is 40" || return 1
 	[[ $(n "$dirb" cat $D/timeout_time_wait) == 120 ]] ||
 		part_fail "B's own timeout_time_wait is $(n "$dirb" cat $D/timeout_time_wait)" || return 1
@@ -322,6 +333,44 @@ health_remove() {
 	health remove
 }
 
+# cap_start, cap_stop: tcpdump at the client and on B, port 80 and ARP.
+# cap_show: on a failed part, what they saw, with B's counters (the
+# module's, conntrack's statistics and IP/TCP drops).
+cap_start() {
+	local h
+
+	for h in cl dirb; do
+		ip netns exec "${!h}" tcpdump -i any -nn -tt -S -l --immediate-mode -Z root \
+			'tcp port 80 or arp' >"$TMP/cap.$h" 2>"$TMP/cap.$h.err" &
+		CAP[$h]=$!
+	done
+	capturing() { grep -q 'listening on' "$TMP/cap.cl.err" && grep -q 'listening on' "$TMP/cap.dirb.err"; }
+	wait_for 10 capturing || log "$PART: tcpdump did not start: $(cat "$TMP"/cap.*.err)"
+}
+cap_stop() {
+	local h
+
+	for h in "${!CAP[@]}"; do
+		kill -INT "${CAP[$h]}" 2>/dev/null
+		wait "${CAP[$h]}" 2>/dev/null
+	done
+	CAP=()
+}
+cap_show() {
+	local h
+
+	for h in cl dirb; do
+		log "$PART: capture at $h:"
+		sed 's/^/    /' "$TMP/cap.$h" | head -n 120 >&2
+	done
+	log "$PART: B's module counters: $(n "$dirb" cat /proc/net/ip_vs_tw_resched 2>/dev/null | tr '\n' ' ')"
+	log "$PART: B's conntrack -S: $(n "$dirb" conntrack -S 2>/dev/null | tr -s ' ' | tr '\n' ';')"
+	log "$PART: B's IPVS: $(n "$dirb" ipvsadm -Lnc | tr -s ' ' | tr '\n' ';')"
+	log "$PART: B's conntrack: $(n "$dirb" conntrack -L -p tcp --orig-src $SNAT_IP 2>/dev/null | tr -s ' ' | tr '\n' ';')"
+	log "$PART: nstat: client $(n "$cl" nstat -az 2>/dev/null | awk '$2 > 0 && /Syn|PAWS|Reset|RST|Timeout|Challenge/ { printf "%s=%s ", $1, $2 }')"
+}
+declare -A CAP=()
+
 failover() {
 	local j s pids=() out slow=0 direct=0 viaipvs rtx=0 committed
 
@@ -330,12 +379,12 @@ failover() {
 	serve rs2 sfin
 	wait_for 15 full dira || part_fail "IPVS: '$(servers dira)'" || return 1
 	wait_for 15 snat_idle_all || part_fail "SNAT box busy" || return 1
-	for ((j = 0; j < SLOTS; j++)); do
+	for ((j = 0; j < FO; j++)); do
 		slot_connect $j || part_fail "connect slot $j" || return 1
 		FIRST[$j]=$SERVER
 	done
 	synced() {
-		for ((j = 0; j < SLOTS; j++)); do
+		for ((j = 0; j < FO; j++)); do
 			dir_entry dirb $j | grep -q '^TIME_WAIT ' || return 1
 		done
 	}
@@ -355,22 +404,25 @@ failover() {
 				--sport "$(tuple_port "$1")" --dst-nat 2>/dev/null) ]]
 		}
 		committed_all() {
-			for ((j = 0; j < SLOTS; j++)); do ct_dnat $j || return 1; done
+			for ((j = 0; j < FO; j++)); do ct_dnat $j || return 1; done
 		}
 		wait_for 15 committed_all || part_fail "conntrackd did not commit A's conntracks on B as DNAT flows:" \
 			"B's external cache: $(ctd_dump dirb -e), A's internal cache: $(ctd_dump dira -i);" \
 			"B's conntrack: $(n "$dirb" conntrack -L -p tcp --orig-src $SNAT_IP 2>/dev/null | tr '\n' ' ')" || return 1
-		committed="conntrackd committed the $SLOTS flows as DNAT conntracks"
+		committed="conntrackd committed the $FO flows as DNAT conntracks"
 	else
 		committed="no conntrackd"
 	fi
 	wait_for 15 snat_idle_all || part_fail "SNAT box busy" || return 1
+	# Captures at the client and on B (both its links), shown when a
+	# reuse fails the part: where each SYN went.
+	cap_start
 	s=$([[ $MODULE == yes ]] && counted dirb)
-	for ((j = 0; j < SLOTS; j++)); do
+	for ((j = 0; j < FO; j++)); do
 		ip netns exec "$cl" twtool connect $VIP 80 rst -b "$(client_ip $j):0" >"$TMP/fo.$j" 2>&1 &
 		pids+=($!)
 	done
-	for ((j = 0; j < SLOTS; j++)); do
+	for ((j = 0; j < FO; j++)); do
 		wait "${pids[$j]}" || part_fail "reuse slot $j: $(cat "$TMP/fo.$j")" || return 1
 		parse_conn "$(cat "$TMP/fo.$j")" || part_fail "slot $j: $(cat "$TMP/fo.$j")" || return 1
 		log "$PART: slot $j after the failover: $MS ms, server $SERVER (first ${FIRST[$j]}), retransmits $RETRANS"
@@ -378,8 +430,9 @@ failover() {
 		[[ $SERVER == "${FIRST[$j]}" && $RETRANS == 0 ]] && direct=$((direct + 1))
 		rtx=$((rtx + RETRANS))
 	done
-	log "$PART: B took over ($committed); $slow of $SLOTS reused connects >= $SLOW_MS ms"
-	log "RESULT failover conntrackd=$CTD module=$MODULE slow=$slow total=$SLOTS"
+	cap_stop
+	log "$PART: B took over ($committed); $slow of $FO reused connects >= $SLOW_MS ms"
+	log "RESULT failover conntrackd=$CTD module=$MODULE slow=$slow total=$FO"
 	if [[ $CTD == yes ]]; then
 		# The reused SYN matches its committed conntrack, and NAT sends
 		# it in PREROUTING to its old real server: IPVS (and the module,
@@ -389,7 +442,7 @@ failover() {
 		# the SYN again at once, and that one IPVS schedules. Which way
 		# a slot went shows in its server and retransmits; IPVS's drop,
 		# where this kernel has it, follows only the second way.
-		viaipvs=$((SLOTS - direct))
+		viaipvs=$((FO - direct))
 		log "$PART: $direct reuses went straight to their old server (conntrack DNAT, unseen by IPVS)," \
 			"$viaipvs through IPVS after the old server's TIME_WAIT answered"
 		if [[ $MODULE == yes ]]; then
@@ -405,12 +458,12 @@ failover() {
 		((slow == 0)) || part_fail "$slow reused connects slow with the module" || return 1
 		# Each reuse once, and a SYN that had to be sent again (to the
 		# old master's MAC, before the gratuitous ARP) once more.
-		(($(counted dirb) - s == SLOTS + rtx)) ||
-			part_fail "B's module counted $(($(counted dirb) - s)) rescheduled SYNs: $SLOTS reused, $rtx SYNs resent" || return 1
+		(($(counted dirb) - s == FO + rtx)) ||
+			part_fail "B's module counted $(($(counted dirb) - s)) rescheduled SYNs: $FO reused, $rtx SYNs resent" || return 1
 	elif [[ $(ipvs_trait drop_check) == any ]]; then
 		# The synced entries use conntrack (vs.conntrack=1 on B): the
 		# 4.6 - 5.8 check drops a reuse whatever its conntrack.
-		((slow >= SLOTS - 1)) || part_fail "the drop did not reproduce: $slow of $SLOTS" || return 1
+		((slow >= FO - 1)) || part_fail "the drop did not reproduce: $slow of $FO" || return 1
 	else
 		# B's conntrack has never seen the old flow: the SYN's is fresh.
 		((slow == 0)) || part_fail "$slow slow although this IPVS has no reason to drop" || return 1

@@ -152,6 +152,17 @@ if [[ $MODULE == yes ]]; then
 	trace_on "$dir"
 fi
 log "director: $KIND; module=$MODULE; IPVS drop check: $(ipvs_trait drop_check) conntrack"
+# paws: the real servers' TIME_WAIT refusals of a SYN (PAWSEstab), summed.
+paws() {
+	local h t=0 v
+
+	for h in rs1 rs2; do
+		v=$(n "${!h}" nstat -asz TcpExtPAWSEstab 2>/dev/null | awk '$1 == "TcpExtPAWSEstab" { print $2 }')
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+paws0=$(paws)
 n "$cl" ab -q -n "$N" -c 4 "http://$SNAT_IN:8080/" >"$TMP/ab.out" 2>&1 ||
 	fail "ab: $(tail -n 5 "$TMP/ab.out")"
 sed -n '/^Complete requests/,/^Failed requests/p; /^Connection Times/,/^$/p; /^Percentage/,/100%/p' \
@@ -229,9 +240,26 @@ log "RESULT kind=$KIND module=$MODULE reuses=$reuses slow=$slow max_connect_ms=$
 	"ab_median_ms=$ab50 ab_p99_ms=$ab99 curl_slow=$curl_slow curl_s=$(tr " " "," <<<"${times# }")"
 dmesg_check
 ((reuses >= N / 2)) || fail "only $reuses of $N requests reused a port: the scenario did not happen"
+# A real server that closed first holds the tuple in TIME_WAIT. When the
+# client's side of a reused tuple is a new 4-tuple (curl took another
+# local port, the SNAT box maps it to the same one), its timestamps are
+# unrelated to the old connection's (per-4-tuple offsets), and a server
+# holding the tuple refuses the SYN about half the time (PAWS) with an
+# ACK; the client resets, which ends that TIME_WAIT, and sends the SYN
+# again at once. Only when that SYN too is refused (by the other server,
+# which also holds the tuple) does the client wait its second: two
+# refusals per such delay, module or not (a stock DR curl on 6.12.118:
+# SYN dropped by IPVS, its retransmit refused by rs2, connected at 2 s;
+# rs2 PAWSEstab +1). Slow reuses
+# where none are expected must be covered by those.
+paws_d=$(($(paws) - paws0))
+log "real servers: $paws_d SYNs refused in TIME_WAIT (PAWSEstab) during the run"
 if [[ $MODULE == yes || $drops == no ]]; then
-	((slow == 0)) || fail "$slow of $reuses reused backend connections took >= 900 ms"
-	((curl_slow == 0)) || fail "$curl_slow of 4 curl reconnects took >= 0.9 s"
+	((slow + curl_slow <= paws_d / 2)) ||
+		fail "$slow of $reuses reused backend connections took >= 900 ms, $curl_slow of 4 curl" \
+			"reconnects >= 0.9 s; the real servers' PAWS refusals ($paws_d) explain $((paws_d / 2))"
+	((slow + curl_slow == 0)) ||
+		log "$slow slow backend connects, $curl_slow slow curl reconnects: the real servers' TIME_WAIT (above)"
 else
 	((slow >= reuses - 1)) || fail "the drop did not reproduce: $slow of $reuses reused connects slow"
 	((curl_slow >= 3)) || fail "the drop did not reproduce for curl: $curl_slow of 4"

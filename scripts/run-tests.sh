@@ -29,7 +29,8 @@
 #      TWR_SWARM_KERNELS regex of kernel releases that run swarm_ingress
 #                        (dockerd in the VM), whatever their tier;
 #                        default: as their tier says
-#      VM_JOBS           VMs run at once (default 1)
+#      VM_JOBS           VMs run at once (default 2: their tests wait
+#                        more than they compute; 1 on a one-core host)
 #      TWR_DEMO=1        also run scripts/demo.sh and check its summary
 #      TWR_RACE=1        also run scripts/text-poke-race.sh (3 boots):
 #                        vm-run.sh's QEMU against live kernel patching
@@ -255,7 +256,7 @@ if [[ -n ${TWR_SWARM_KERNELS:-} ]]; then
 		echo "# $SWARM_TEST not run on:$skipped_swarm (TWR_SWARM_KERNELS='$TWR_SWARM_KERNELS')"
 fi
 
-JOBS=${VM_JOBS:-1}
+JOBS=${VM_JOBS:-$(($(nproc) > 1 ? 2 : 1))}
 declare -A running=() started=() vmname=()
 declare -A jobrc=() hostjob=()
 reap() {	# wait for one VM (or host job) to end, print its results and its time

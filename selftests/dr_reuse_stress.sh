@@ -197,36 +197,7 @@ sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 3
 [[ $ARM == policy0 ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.resched_mode 0
 
 # The real servers: nginx, as in haproxy_ab.sh.
-for rs in rs1 rs2; do
-	d=$TMP/$rs
-	mkdir -p "$d"
-	cat >"$d/nginx.conf" <<-EOF
-	daemon off;
-	master_process off;
-	worker_processes 1;
-	user root;
-	pid $d/nginx.pid;
-	error_log $d/error.log;
-	events { worker_connections 256; }
-	http {
-		access_log off;
-		keepalive_timeout 0;
-		client_body_temp_path $d;
-		proxy_temp_path $d;
-		fastcgi_temp_path $d;
-		uwsgi_temp_path $d;
-		scgi_temp_path $d;
-		server {
-			listen 80;
-			location / { return 200 "$rs\n"; }
-		}
-	}
-	EOF
-	ip netns exec "${!rs}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &
-	disown
-done
-wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
-	fail "real servers did not start: $(cat "$TMP"/rs*/error.log 2>/dev/null)"
+nginx_servers
 
 # A process in each namespace, whose /proc/PID/net shows that namespace's
 # counters to this shell without an exec per read.

@@ -38,18 +38,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-# Without arguments (as the kselftest runner starts it): both runs, judged
-# as a pair.
-if (($# == 0)); then
-	require_root
-	ipvs_traits
-	ktap_header 2
-	sub ftp_data_nomodule bash "$0" -m no
-	brc=$?
-	sub ftp_data_module bash "$0" -m yes
-	((brc == 0)) || log "the baseline failed, so the run with the module proves nothing"
-	ktap_finish
-fi
+twin_runs ftp_data "$@"
 
 MODULE=no N=3
 while getopts "m:n:" o; do

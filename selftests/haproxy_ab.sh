@@ -85,37 +85,8 @@ topology
 lb=$nat
 [[ $METHOD == dr ]] && sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 3
 
-# The real servers: nginx.
-for rs in rs1 rs2; do
-	d=$TMP/$rs
-	mkdir -p "$d"
-	cat >"$d/nginx.conf" <<-EOF
-	daemon off;
-	master_process off;
-	worker_processes 1;
-	user root;
-	pid $d/nginx.pid;
-	error_log $d/error.log;
-	events { worker_connections 256; }
-	http {
-		access_log off;
-		keepalive_timeout 0;
-		client_body_temp_path $d;
-		proxy_temp_path $d;
-		fastcgi_temp_path $d;
-		uwsgi_temp_path $d;
-		scgi_temp_path $d;
-		server {
-			listen 80;
-			location / { return 200 "$rs\n"; }
-		}
-	}
-	EOF
-	ip netns exec "${!rs}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &
-	disown
-done
-wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
-	fail "real servers did not start: $(cat "$TMP"/rs*/error.log 2>/dev/null)"
+# The real servers: nginx, closing each connection first.
+nginx_servers
 
 # The external load balancer: a new backend connection per request, from
 # ten source ports, which nginx closes; its log has the backend port and

@@ -76,10 +76,44 @@ sub() {
 	echo "# $name: $((SECONDS - t0)) s"
 	case $rc in
 	0) ktap_result ok "$name" ;;
-	4) ktap_result skip "$name" "$(sed -n 's/^# SKIP: //p' <<<"$out" | tail -n 1)" ;;
+	4) ktap_result skip "$name" "$(sed -n 's/^# SKIP: //p' <<<"$SUB_OUT" | tail -n 1)" ;;
 	*) ktap_result fail "$name" "exit=$rc" ;;
 	esac
 	return $rc
+}
+
+# twin_runs NAME "$@": run without arguments (as the kselftest runner
+# starts a program), run this program twice as a pair of KTAP subtests,
+# NAME_nomodule (-m no, the stock baseline) then NAME_module (-m yes),
+# and exit; with arguments, return (one run, its options for the
+# program to parse).
+twin_runs() {
+	local name=$1 brc
+
+	shift
+	(($#)) && return 0
+	require_root
+	ipvs_traits
+	ktap_header 2
+	sub "${name}_nomodule" bash "$0" -m no
+	brc=$?
+	sub "${name}_module" bash "$0" -m yes
+	((brc == 0)) || log "the baseline failed, so the run with the module proves nothing"
+	ktap_finish
+}
+
+# module_opt "$@": a one-run program's only option, -m yes|no, into MODULE.
+module_opt() {
+	local o OPTIND=1
+
+	MODULE=no
+	while getopts "m:" o; do
+		case $o in
+		m) MODULE=$OPTARG ;;
+		*) fail "bad option" ;;
+		esac
+	done
+	[[ $MODULE == yes || $MODULE == no ]] || fail "-m $MODULE: yes or no"
 }
 
 ktap_finish() {
@@ -589,6 +623,44 @@ COMMIT" || fail "director nat rule"
 
 # listening NS [PORT]: a TCP socket listens on PORT (80) in NS.
 listening() { [[ $(ss -N "$1" -Hltn "sport = :${2:-80}") == *LISTEN* ]]; }
+
+# nginx_servers: nginx on port 80 in rs1 and rs2, answering its name, one
+# request per connection (keepalive_timeout 0: nginx closes first, with a
+# FIN, as HTTP servers do), files under $TMP/rs1 and $TMP/rs2.
+nginx_servers() {
+	local rs d
+
+	for rs in rs1 rs2; do
+		d=$TMP/$rs
+		mkdir -p "$d"
+		cat >"$d/nginx.conf" <<-EOF
+		daemon off;
+		master_process off;
+		worker_processes 1;
+		user root;
+		pid $d/nginx.pid;
+		error_log $d/error.log;
+		events { worker_connections 256; }
+		http {
+			access_log off;
+			keepalive_timeout 0;
+			client_body_temp_path $d;
+			proxy_temp_path $d;
+			fastcgi_temp_path $d;
+			uwsgi_temp_path $d;
+			scgi_temp_path $d;
+			server {
+				listen 80;
+				location / { return 200 "$rs\n"; }
+			}
+		}
+		EOF
+		ip netns exec "${!rs}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &
+		disown
+	done
+	wait_for 10 listening "$rs1" && wait_for 10 listening "$rs2" ||
+		fail "real servers did not start: $(cat "$TMP"/rs*/error.log 2>/dev/null)"
+}
 
 # IPVS entries of the client tuples: "STATE EXPIRE_SECONDS" of slot j, one
 # line per entry. A tuple can have two for a while: when IPVS expires an

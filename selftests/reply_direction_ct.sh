@@ -25,22 +25,9 @@
 
 source "$(dirname "$0")/lib.sh"
 
-if (($# == 0)); then
-	require_root
-	ipvs_traits
-	ktap_header 2
-	sub reply_direction_nomodule bash "$0" -m no
-	sub reply_direction_module bash "$0" -m yes
-	ktap_finish
-fi
+twin_runs reply_direction "$@"
 
-MODULE=no
-while getopts "m:" o; do
-	case $o in
-	m) MODULE=$OPTARG ;;
-	*) fail "bad option" ;;
-	esac
-done
+module_opt "$@"
 CLOSE=rst
 
 require_root

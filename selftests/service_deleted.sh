@@ -22,22 +22,9 @@
 
 source "$(dirname "$0")/lib.sh"
 
-if (($# == 0)); then
-	require_root
-	ipvs_traits
-	ktap_header 2
-	sub service_deleted_nomodule bash "$0" -m no
-	sub service_deleted_module bash "$0" -m yes
-	ktap_finish
-fi
+twin_runs service_deleted "$@"
 
-MODULE=no
-while getopts "m:" o; do
-	case $o in
-	m) MODULE=$OPTARG ;;
-	*) fail "bad option" ;;
-	esac
-done
+module_opt "$@"
 CLOSE=rst
 
 require_root

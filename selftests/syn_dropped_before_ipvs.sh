@@ -37,22 +37,9 @@
 
 source "$(dirname "$0")/lib.sh"
 
-if (($# == 0)); then
-	require_root
-	ipvs_traits
-	ktap_header 2
-	sub syn_dropped_nomodule bash "$0" -m no
-	sub syn_dropped_module bash "$0" -m yes
-	ktap_finish
-fi
+twin_runs syn_dropped "$@"
 
-MODULE=no
-while getopts "m:" o; do
-	case $o in
-	m) MODULE=$OPTARG ;;
-	*) fail "bad option" ;;
-	esac
-done
+module_opt "$@"
 CLOSE=rst SRV=echo
 
 require_root

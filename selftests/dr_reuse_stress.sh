@@ -293,8 +293,9 @@ counter() { awk -v k="$2" '$1 == k { print $2 + 0 }' <<<"${!1}"; }
 #   director_drop   reached the director, went to no real server
 #   rs_ack(RS)      the real server answered with an ACK that is not
 #                   a SYN-ACK (its TIME_WAIT refusing the SYN); with its
-#                   counters: rs_ack_paws(RS) (TcpExtPAWSEstab rose: the
-#                   SYN's timestamp older than the TIME_WAIT's), or
+#                   counters: rs_ack_paws(RS) (TcpExtPAWSEstab, since
+#                   Linux 6.15 TcpExtPAWSTimewait, rose: the SYN's
+#                   timestamp older than the TIME_WAIT's), or
 #                   rs_ack_challenge(RS) (TcpExtTCPChallengeACK)
 #   rs_rst(RS)      the real server answered with a reset
 #   rs_silent(RS)   the real server did not answer
@@ -478,7 +479,7 @@ for ((i = 0; i <= N; i++)); do
 		h=${BASH_REMATCH[1]}
 		v1=b_tcp_$h v2=b_tcpx_$h v3=a_tcp_$h v4=a_tcpx_$h
 		d=$(delta "$(tcp_mib "${!v1}" "${!v2}")" "$(tcp_mib "${!v3}" "${!v4}")")
-		if [[ $d == *TcpExtPAWSEstab* ]]; then
+		if [[ $d == *TcpExtPAWSEstab* || $d == *TcpExtPAWSTimewait* ]]; then
 			cause="rs_ack_paws($h)"
 		elif [[ $d == *TcpExtTCPChallengeACK* ]]; then
 			cause="rs_ack_challenge($h)"

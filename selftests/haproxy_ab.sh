@@ -123,12 +123,14 @@ if [[ $MODULE == yes ]]; then
 	trace_on "$dir"
 fi
 log "director: $KIND; module=$MODULE; IPVS drop check: $(ipvs_trait drop_check) conntrack"
-# paws: the real servers' TIME_WAIT refusals of a SYN (PAWSEstab), summed.
+# paws: the real servers' TIME_WAIT refusals of a SYN, summed: PAWSEstab
+# until Linux 6.15, PAWSTimewait (a counter of their own) since.
 paws() {
 	local h t=0 v
 
 	for h in rs1 rs2; do
-		v=$(n "${!h}" nstat -asz TcpExtPAWSEstab 2>/dev/null | awk '$1 == "TcpExtPAWSEstab" { print $2 }')
+		v=$(n "${!h}" nstat -asz TcpExtPAWSEstab TcpExtPAWSTimewait 2>/dev/null |
+			awk '$1 ~ /^TcpExtPAWS(Estab|Timewait)$/ { s += $2 } END { print s + 0 }')
 		t=$((t + ${v:-0}))
 	done
 	echo $t
@@ -145,7 +147,7 @@ if ((failed > 0 || ${non2xx:-0} > 0)); then
 	# real server's TIME_WAIT refusing a reused SYN counts PAWSEstab).
 	log "HAProxy, requests without a 200: $(grep '^req ' "$TMP/lb.log" | grep -v ' st=200$' | tr '\n' ';')"
 	for h in rs1 rs2 lb; do
-		log "$h: $(n "${!h}" nstat -az TcpExtPAWSEstab TcpExtTCPChallengeACK TcpExtTWRecycled \
+		log "$h: $(n "${!h}" nstat -az TcpExtPAWSEstab TcpExtPAWSTimewait TcpExtTCPChallengeACK TcpExtTWRecycled \
 			TcpExtTCPSynRetrans TcpRetransSegs TcpAttemptFails TcpEstabResets 2>/dev/null |
 			awk '/^Tcp/ { printf "%s %s ", $1, $2 }')"
 	done
@@ -224,7 +226,7 @@ dmesg_check
 # rs2 PAWSEstab +1). Slow reuses
 # where none are expected must be covered by those.
 paws_d=$(($(paws) - paws0))
-log "real servers: $paws_d SYNs refused in TIME_WAIT (PAWSEstab) during the run"
+log "real servers: $paws_d SYNs refused in TIME_WAIT (PAWSEstab, PAWSTimewait) during the run"
 if [[ $MODULE == yes || $drops == no ]]; then
 	((slow + curl_slow <= paws_d / 2)) ||
 		fail "$slow of $reuses reused backend connections took >= 900 ms, $curl_slow of 4 curl" \

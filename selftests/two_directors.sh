@@ -230,7 +230,7 @@ ctd_dump() {	# ctd_dump DIR -e|-i: conntrackd's cache entries of the slots
 }
 part_fail() {
 	log "$PART: $*"
-	[[ $PART == failover && -s $TMP/cap.dirb ]] && { cap_stop; cap_show; }
+	[[ $PART == failover ]] && ((${#CAP[@]})) && { cap_stop; cap_show; }
 	return 1
 }
 part() {	# part NAME FUNC: one KTAP result

@@ -718,12 +718,27 @@ snat_idle() {
 		conntrack -D -f $CT_FAMILY -p tcp --dport 80 --state CLOSE" >/dev/null 2>&1
 	[[ -z $(n "$nat" conntrack -L -f $CT_FAMILY -p tcp --dport 80 2>/dev/null) ]]
 }
-# Reply source of the director's conntrack for slot j's tuple.
+# ct_replies: CT_REPLY[j], the reply source of the director's conntrack
+# of slot j's tuple (space-separated if the tuple has several), for every
+# slot from one conntrack: a round's checks run while its entries tick,
+# and each exec costs up to a second on a debug kernel under TCG.
+ct_replies() {
+	local out line j
+
+	CT_REPLY=()
+	out=$(n "$dir" conntrack -L -f $CT_FAMILY -p tcp --orig-src "$(tuple_ip)" 2>/dev/null)
+	while read -r line; do
+		[[ $line =~ sport=([0-9]+) ]] || continue
+		j=$((BASH_REMATCH[1] - SNAT_PORT))
+		((j >= 0)) || continue
+		[[ $line =~ \ src=[^\ ]+\ .*\ src=([^\ ]+) ]] &&
+			CT_REPLY[j]+=${CT_REPLY[j]:+ }${BASH_REMATCH[1]}
+	done <<<"$out"
+}
+# ct_reply_src [J]: the reply source of slot J's (0) conntrack.
 ct_reply_src() {
-	n "$dir" conntrack -L -f $CT_FAMILY -p tcp --orig-src "$(tuple_ip)" \
-		--sport "$(tuple_port "${1:-0}")" 2>/dev/null |
-		awk '{ c = 0; for (i = 1; i <= NF; i++)
-			if ($i ~ /^src=/ && ++c == 2) print substr($i, 5) }'
+	ct_replies
+	echo "${CT_REPLY[${1:-0}]:-}"
 }
 snat_drops() {
 	[[ $LOCAL == yes ]] && { echo 0; return; }

@@ -155,25 +155,16 @@ round() {
 }
 
 # check_ct LABEL: the director's conntrack of each slot's new flow must
-# answer from the server that served it. One conntrack for all slots (see
-# entry_in: the next round's entries are ticking).
+# answer from the server that served it (one conntrack: ct_replies).
 CT_BAD=0
 check_ct() {
-	local out line j
-	local -a reply=()
+	local j
 
 	[[ $CONNTRACK == 0 || $METHOD != nat ]] && return
-	out=$(n "$dir" conntrack -L -f $CT_FAMILY -p tcp --orig-src "$(tuple_ip)" 2>/dev/null)
-	while read -r line; do
-		[[ $line =~ sport=([0-9]+) ]] || continue
-		j=$((BASH_REMATCH[1] - SNAT_PORT))
-		((j >= 0 && j < SLOTS)) || continue
-		[[ $line =~ \ src=[^\ ]+\ .*\ src=([^\ ]+) ]] &&
-			reply[j]+=${reply[j]:+ }${BASH_REMATCH[1]}
-	done <<<"$out"
+	ct_replies
 	for ((j = 0; j < SLOTS; j++)); do
-		[[ ${reply[j]:-} == "${RS_IP[${R_SERVER[j]}]}" ]] && continue
-		log "connect $1 slot $j: served by ${R_SERVER[j]} but conntrack reply from '${reply[j]:-none}'"
+		[[ ${CT_REPLY[j]:-} == "${RS_IP[${R_SERVER[j]}]}" ]] && continue
+		log "connect $1 slot $j: served by ${R_SERVER[j]} but conntrack reply from '${CT_REPLY[j]:-none}'"
 		CT_BAD=$((CT_BAD + 1))
 	done
 }

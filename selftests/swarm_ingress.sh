@@ -375,36 +375,30 @@ round() {
 	# live task's tuple on it, so a reuse that left its task, or was
 	# dropped, while the look after the round shows that task out met
 	# the withdrawal.
+	local -a pre=()
+	local dests=$DESTS after=
 	if [[ $crm == 0 ]]; then
-		local -A pre=()
-		local dests=$DESTS old
-
 		for ((j = 0; j < SLOTS; j++)); do
-			pre[$j]=${ENT_DEST[$j]:-}
+			pre[j]=${ENT_DEST[$j]:-}
 		done
-		if ipvs_scan; then
-			for ((j = 0; j < SLOTS; j++)); do
-				[[ ${reuse[j]} == 1 ]] || continue
-				old=${pre[$j]} line=$(<"$TMP/c$j") srv= rt=0
-				[[ $line =~ server=([0-9a-f]+) ]] && srv=${BASH_REMATCH[1]}
-				[[ $line =~ syn_retrans=([0-9]+) ]] && rt=${BASH_REMATCH[1]}
-				[[ -n $old && -n $srv && ${DEST_W[$old]:-0} == 0 ]] || continue
-				[[ ${CID_IP[$srv]:-} != "$old" ]] || ((rt > 0)) && reuse[j]=w
-			done
-		fi
+		ipvs_scan && after=1
 		DESTS=$dests
 	fi
 	for ((j = 0; j < SLOTS; j++)); do
 		rc=$(cat "$TMP/rc$j" 2>/dev/null)
 		rc=${rc:-255}
 		line=$(<"$TMP/c$j")
-		count "${phase}_conn"
-		[[ -n ${reuse[j]} ]] && count "${phase}_reused"
-		[[ ${reuse[j]} == w ]] && count "${phase}_withdrawn"
 		ms= srv= rt=
 		[[ $line =~ connect_ms=([0-9.]+) ]] && ms=${BASH_REMATCH[1]}
 		[[ $line =~ server=([0-9a-f]+) ]] && srv=${BASH_REMATCH[1]}
 		[[ $line =~ syn_retrans=([0-9]+) ]] && rt=${BASH_REMATCH[1]}
+		if [[ -n $after && ${reuse[j]} == 1 && -n ${pre[j]} && -n $srv &&
+			${DEST_W[${pre[j]}]:-0} == 0 ]]; then
+			[[ ${CID_IP[$srv]:-} != "${pre[j]}" ]] || ((${rt:-0} > 0)) && reuse[j]=w
+		fi
+		count "${phase}_conn"
+		[[ -n ${reuse[j]} ]] && count "${phase}_reused"
+		[[ ${reuse[j]} == w ]] && count "${phase}_withdrawn"
 		if ((rc != 0)) || [[ -z $ms || -z $srv || -z $rt ]]; then
 			count "${phase}_failed"
 			((rc == 124)) && { count "${phase}_hung"; msg+=" hung"; continue; }

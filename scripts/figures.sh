@@ -9,9 +9,10 @@
 # usage: figures.sh [VMDIR...]   the VMs' output directories (default:
 #                                build/vm/*, what run-tests.sh left)
 #
-# Reads each VM's results.log (what its serial port carried): the kernel from its first line, then the
-# RESULT lines of snat_port_reuse.sh (slow=S total=T), haproxy_ab.sh
-# (reuses=R slow=S) and two_directors.sh (failover slow=S total=T), each
+# Reads each VM's results.log (what its serial port carried): the kernel
+# from its first line, then the RESULT lines of snat_port_reuse.sh
+# (slow=S total=T), haproxy_ab.sh (reuses=R slow=S), two_directors.sh
+# (failover slow=S total=T) and lost_final_ack.sh (S of T reuses), each
 # belonging to the subtest whose result line follows it. A subtest that
 # failed is marked "!"; a pair a kernel did not run shows "-".
 set -uo pipefail

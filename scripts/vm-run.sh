@@ -17,7 +17,8 @@
 # at once with an empty console in 3 of 98 boots with it (a CI run and
 # boot loops), 0 of 80 with no5lvl (0 of 80 with nokaslr too; at 3 in 98,
 # 0 of 80 by chance has p = 0.08: LA57's early boot, not proven); the
-# debug kernel's KASAN reported a wild access with it. Directors run 4-level paging nearly everywhere.
+# debug kernel's KASAN reported a wild access with it. Directors run
+# 4-level paging nearly everywhere.
 # One QEMU thread runs all vCPUs (thread=single): with a thread per vCPU,
 # QEMU 7.2 can go on running its translation of an int3 that the kernel's
 # live text patching (static keys, DO_ONCE, tracepoints, kprobes) has

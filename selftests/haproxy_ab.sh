@@ -223,8 +223,8 @@ dmesg_check
 # which also holds the tuple) does the client wait its second: two
 # refusals per such delay, module or not (a stock DR curl on 6.12.118:
 # SYN dropped by IPVS, its retransmit refused by rs2, connected at 2 s;
-# rs2 PAWSEstab +1). Slow reuses
-# where none are expected must be covered by those.
+# rs2 PAWSEstab +1). Slow reuses where none are expected must be covered
+# by those.
 paws_d=$(($(paws) - paws0))
 log "real servers: $paws_d SYNs refused in TIME_WAIT (PAWSEstab, PAWSTimewait) during the run"
 if [[ $MODULE == yes || $drops == no ]]; then

@@ -82,7 +82,7 @@ EXD=$(dirname "$EX")
 # tuple in TIME_WAIT for a minute. A failover reuse of that tuple that
 # IPVS sent to that server met it there: the server refused the SYN
 # (PAWS: the client's timestamps of a new connection are unrelated to the
-# old one's), and its ACK cost the client a second (6.12.118: 2 of 10
+# old one's), and its ACK cost the client a second (6.12.118: 2 of 11
 # module runs).
 CLOSE=rst SLOTS=4 FO=3 VIP=10.0.2.100 SVC=10.0.2.100:80
 declare -A DIP=([dira]=10.0.2.11 [dirb]=10.0.2.12) BIP=([dira]=10.0.3.11 [dirb]=10.0.3.12)

@@ -75,7 +75,7 @@ KIND=$METHOD SRV=none CLOSE=fin
 PORTS=10 LBPORT=40100	# HAProxy's; the SNAT box maps curl to 40000
 
 require_root
-require_cmd ip ipvsadm haproxy nginx ab curl modprobe "$IPTABLES"
+require_cmd ip ipvsadm conntrack haproxy nginx ab curl tcpdump nstat modprobe "$IPTABLES"
 TMP=$(mktemp -d)
 trap 'cleanup_ns; rm -rf "$TMP"' EXIT
 ipvs_traits
@@ -136,25 +136,64 @@ paws() {
 	echo $t
 }
 paws0=$(paws)
-n "$cl" ab -q -n "$N" -c 4 "http://$SNAT_IN:8080/" >"$TMP/ab.out" 2>&1 ||
-	fail "ab: $(tail -n 5 "$TMP/ab.out")"
+
+# A capture of port 80 where every packet of the path passes (the switch
+# by direct routing, the director by NAT), and hops(): what each hop holds
+# now, printed by every failure below (issue #23 asks for these on a
+# stall): HAProxy's requests without a 200, IPVS's entries, both
+# conntrack tables whole and their statistics, every socket with its
+# timers, the hosts' TCP counters, the module's counters, and the
+# captured packets of every connection still open at the load balancer
+# or the client.
+cap=$dir
+[[ $KIND == dr ]] && cap=$sw
+ip netns exec "$cap" tcpdump -i any -nn -tt -S -l --immediate-mode -Z root 'tcp port 80' \
+	>"$TMP/cap" 2>"$TMP/cap.err" &
+disown
+capturing() { grep -q 'listening on' "$TMP/cap.err"; }
+wait_for 10 capturing || fail "tcpdump did not start: $(cat "$TMP/cap.err")"
+hops() {
+	local h ports
+
+	log "HAProxy, requests without a 200: $(grep '^req ' "$TMP/lb.log" | grep -v ' st=200$' | tr '\n' ';')"
+	log "IPVS: $(n "$dir" ipvsadm -Lnc | grep -v '^[IP]' | tr '\n' ';')"
+	for h in dir nat; do
+		log "$h conntrack: $(n "${!h}" conntrack -L 2>/dev/null | tr '\n' ';')"
+		log "$h conntrack -S: $(n "${!h}" conntrack -S 2>/dev/null | awk '{ $1 = ""; print }' |
+			sort | uniq -c | tr '\n' ';')"
+	done
+	for h in cl nat rs1 rs2; do
+		log "$h sockets: $(n "${!h}" ss -Htanoi | tr '\n' ';')"
+		log "$h: $(n "${!h}" nstat -az TcpExtPAWSEstab TcpExtPAWSTimewait TcpExtTCPChallengeACK \
+			TcpExtTWRecycled TcpExtTCPACKSkippedTimeWait TcpExtTCPACKSkippedFinWait2 \
+			TcpExtTCPSynRetrans TcpRetransSegs TcpAttemptFails TcpEstabResets TcpOutRsts 2>/dev/null |
+			awk '/^Tcp/ { printf "%s %s ", $1, $2 }')"
+	done
+	[[ $MODULE == yes ]] && log "module: $(n "$dir" cat /proc/net/ip_vs_tw_resched | tr '\n' ' ')"
+	# The open connections' ports, the load balancer's side towards the
+	# VIP (its source port; the SNAT box's port 40000 for curl).
+	ports=$(n "$nat" ss -Htan state all dst "$VIP" | awk '{ n = split($4, a, ":"); print a[n] }' |
+		sort -u | tr '\n' ' ')
+	[[ -n $(n "$cl" ss -Htan state all dst "$VIP") ]] && ports+="$SNAT_PORT"
+	log "packets of the open connections to the VIP (source ports: ${ports:-none}):"
+	for h in $ports; do
+		grep -E "\.$h [<>]|\.$h:" "$TMP/cap" | tail -n 40 | sed 's/^/#   /'
+	done
+}
+# ab's timeout (-s) is shorter than HAProxy's to the server (30 s): a
+# backend connection that hangs is still open when hops() looks at it.
+abrc=0
+n "$cl" ab -q -s 20 -n "$N" -c 4 "http://$SNAT_IN:8080/" >"$TMP/ab.out" 2>&1 || abrc=$?
+if ((abrc != 0)); then
+	hops
+	fail "ab: exit $abrc: $(tail -n 5 "$TMP/ab.out")"
+fi
 sed -n '/^Complete requests/,/^Failed requests/p; /^Connection Times/,/^$/p; /^Percentage/,/100%/p' \
 	"$TMP/ab.out" | sed 's/^/# ab: /'
 failed=$(awk '/^Failed requests/ { print $3 }' "$TMP/ab.out")
 non2xx=$(awk '/^Non-2xx responses/ { print $3 }' "$TMP/ab.out")
 if ((failed > 0 || ${non2xx:-0} > 0)); then
-	# What each hop saw, to tell the director's part from a peer's (a
-	# real server's TIME_WAIT refusing a reused SYN counts PAWSEstab).
-	log "HAProxy, requests without a 200: $(grep '^req ' "$TMP/lb.log" | grep -v ' st=200$' | tr '\n' ';')"
-	for h in rs1 rs2 lb; do
-		log "$h: $(n "${!h}" nstat -az TcpExtPAWSEstab TcpExtPAWSTimewait TcpExtTCPChallengeACK TcpExtTWRecycled \
-			TcpExtTCPSynRetrans TcpRetransSegs TcpAttemptFails TcpEstabResets 2>/dev/null |
-			awk '/^Tcp/ { printf "%s %s ", $1, $2 }')"
-	done
-	for h in dir nat; do
-		log "$h conntrack -S: $(n "${!h}" conntrack -S 2>/dev/null | tr '\n' ';')"
-	done
-	[[ $MODULE == yes ]] && log "module: $(n "$dir" cat /proc/net/ip_vs_tw_resched | tr '\n' ' ')"
+	hops
 	fail "ab: $failed failed, ${non2xx:-0} non-2xx"
 fi
 
@@ -180,24 +219,18 @@ log "HAProxy: $N requests, $reuses on a reused source port, $slow of them connec
 # exit 45): it takes the next one of ten then, the SNAT box still maps it
 # to 40000, so the director sees the same tuple every time.
 curl_slow=0 times= lports=
-curl_fail() {	# what each hop held when a curl failed
-	local h
-
-	log "IPVS: $(n "$dir" ipvsadm -Lnc | grep -v '^[IP]' | tr '\n' ';')"
-	for h in dir nat; do
-		log "$h conntrack: $(n "${!h}" conntrack -L -p tcp --dport 80 2>/dev/null | tr '\n' ';')"
-	done
-	for h in cl rs1 rs2; do
-		log "$h sockets: $(n "${!h}" ss -Htan | tr '\n' ';')"
-	done
-	[[ $MODULE == yes ]] && log "module: $(n "$dir" cat /proc/net/ip_vs_tw_resched | tr '\n' ' ')"
-	fail "$@"
+curl_fail() {	# curl_fail CONNECT FIRST_BYTE TOTAL PORT MESSAGE
+	log "curl: connect $1 s, first byte $2 s, total $3 s, local port ${4:-none}"
+	hops
+	fail "$5"
 }
 for i in 1 2 3 4 5; do
 	wait_for 15 snat_idle || fail "SNAT box still holds a flow"
+	rc=0
 	out=$(n "$cl" curl -s --max-time 20 -o "$TMP/curl.body" --local-port 41000-41009 \
-		-w '%{time_connect} %{local_port}' "http://$VIP/") || curl_fail "curl $i: exit $?"
-	read -r t lp <<<"$out"
+		-w '%{time_connect} %{time_starttransfer} %{time_total} %{local_port}' "http://$VIP/") || rc=$?
+	read -r t tf tt lp <<<"$out"
+	((rc == 0)) || curl_fail "$t" "$tf" "$tt" "$lp" "curl $i: exit $rc"
 	grep -qE '^rs[12]$' "$TMP/curl.body" || fail "curl $i: '$(cat "$TMP/curl.body")'"
 	times+=" $t" lports+=" $lp"
 	((i > 1)) && awk -v t="$t" 'BEGIN { exit !(t >= 0.9) }' && curl_slow=$((curl_slow + 1))

@@ -20,6 +20,7 @@
 #        comparison of QEMU settings: VM_ACCEL=tcg,thread=multi)
 # Prints one line per run, "# iteration I [RUN]: exit RC S s; RESULT ...",
 # and the whole output of every run that failed; then "F of R runs failed".
+# The VM's console and results: build/vm/loop-KVER-PID/.
 # Exit 0 when every run passed, 1 otherwise.
 set -euo pipefail
 
@@ -50,13 +51,17 @@ read -r K IMG MROOT KDIR < <("$TOP/scripts/kernels.sh" "$SPEC" |
 	awk -v r="$REL" 'r == "" || $1 == r' | head -n 1) || true
 [[ -n $K && $IMG != - ]] ||
 	{ echo "vm-loop.sh: no kernel to boot in '$SPEC'${REL:+ of release $REL}" >&2; exit 1; }
-"$TOP/scripts/prepare-vm.sh" "$K" "$IMG" "$MROOT" "$KDIR" ||
-	{ echo "vm-loop.sh: preparing $K failed" >&2; exit 1; }
-
+B=$TOP/build
+mkdir -p "$B/vm"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-B=$TOP/build
-cp -a "$B/ksft-$K" "$W/ksft"
+# Two loops side by side (two harness settings) share the build: one
+# prepares it while the other waits, and each takes its own copy.
+(
+	flock 9
+	"$TOP/scripts/prepare-vm.sh" "$K" "$IMG" "$MROOT" "$KDIR" >&2 &&
+		cp -a "$B/ksft-$K" "$W/ksft" && cp "$B/src-$K/ip_vs_tw_resched.ko" "$W/"
+) 9>"$B/.vm-loop-$K.lock" || { echo "vm-loop.sh: preparing $K failed" >&2; exit 1; }
 T=$W/ksft/net/ipvs_tw_resched
 # The loop, as one kselftest program; its own timeout is the loop's.
 cat >"$T/zz_loop.sh" <<'EOF'
@@ -81,12 +86,12 @@ EOF
 chmod +x "$T/zz_loop.sh"
 echo "net/ipvs_tw_resched:zz_loop.sh" >"$W/ksft/kselftest-list.txt"
 echo "timeout=$((SECS + 1800))" >"$T/settings"
-MODROOT=$MROOT "$TOP/scripts/mkinitramfs.sh" "$K" "$B/src-$K/ip_vs_tw_resched.ko" "$W/ksft" \
+MODROOT=$MROOT "$TOP/scripts/mkinitramfs.sh" "$K" "$W/ip_vs_tw_resched.ko" "$W/ksft" \
 	"$W/init.cpio" >"$W/mk.log" 2>&1 || { tail -n 20 "$W/mk.log"; exit 1; }
 
 seq=$(IFS=+; echo "$*")
 echo "# vm-loop: $K, ${VM_ACCEL:-tcg,thread=single}, $N iterations or $SECS s of: $*"
 VM_TIMEOUT=$((SECS + 2400)) VM_APPEND="LOOP_N=$N LOOP_SECS=$SECS LOOP_SEQ=$seq KSFT_TIMEOUT=$((SECS + 1800)) ${VM_APPEND:-}" \
-	"$TOP/scripts/vm-run.sh" "$K" "$IMG" "$W/init.cpio" "$B/vm/loop-$K" zz_loop.sh |
+	"$TOP/scripts/vm-run.sh" "$K" "$IMG" "$W/init.cpio" "$B/vm/loop-$K-$$" zz_loop.sh |
 	sed 's/^\[[^]]*\] //'
 exit "${PIPESTATUS[0]}"

@@ -26,9 +26,10 @@
 #                        "KREGEX=TIER ...", the first KREGEX matching the
 #                        kernel release wins; default: every kernel "full"
 #      TWR_TIER_<NAME>   a tier's test regex, to add or redefine one
-#      TWR_SWARM_KERNELS regex of kernel releases that run swarm_ingress
-#                        (dockerd in the VM), whatever their tier;
-#                        default: as their tier says
+#      TWR_ONLY          "PROGRAM=KREGEX ...": PROGRAM (without .sh)
+#                        runs on the kernels whose release KREGEX
+#                        matches, whatever their tier, and on no other;
+#                        default: every program as the tiers say
 #      VM_JOBS           VMs run at once (default 2: their tests wait
 #                        more than they compute; 1 on a one-core host)
 #      TWR_DEMO=1        also run scripts/demo.sh and check its summary
@@ -185,7 +186,7 @@ fi
 # The swarm ingress test runs Debian's dockerd in the VM: its binaries
 # (~190 MB, scripts/mkinitramfs-docker.sh) are appended to the initramfs
 # (cpio archives concatenate) only for a VM whose test list names it,
-# and it runs only on the kernels TWR_SWARM_KERNELS matches.
+# and (with TWR_ONLY) only on the kernels it names for it.
 SWARM_TEST=swarm_ingress.sh
 swarm_initrd() {	# swarm_initrd KVER TESTS: the initramfs that VM boots
 	local base=$B/initramfs-$1.cpio
@@ -205,15 +206,20 @@ swarm_initrd() {	# swarm_initrd KVER TESTS: the initramfs that VM boots
 rm -f "$B/initramfs-docker.cpio.ok"
 
 # The VM runs: which tests on which kernel.
+declare -A ONLY=()
+read -ra ONLYMAP <<<"${TWR_ONLY:-}"	# (no globbing of the regexes)
+for m in "${ONLYMAP[@]}"; do
+	[[ $m == ?*=?* ]] || { result "not ok tiers (TWR_ONLY: '$m' is not PROGRAM=KREGEX)"; exit 1; }
+	ONLY[${m%%=*}]=${m#*=}
+done
 tests_for() {	# tests_for KVER TIER: comma list, or empty when none match
 	local k=$1 re=${TIER[$2]} t out=
 
 	for t in $(cut -d: -f2 "$B/ksft-$k/kselftest-list.txt"); do
 		[[ -n $FILTER && ! ${t%.sh} =~ $FILTER ]] && continue
-		# swarm_ingress: on the kernels TWR_SWARM_KERNELS names, whatever
-		# their tier; without it, as its tier says.
-		if [[ $t == "$SWARM_TEST" && -n ${TWR_SWARM_KERNELS:-} ]]; then
-			[[ $k =~ $TWR_SWARM_KERNELS ]] || continue
+		# A program TWR_ONLY names: on its kernels, whatever their tier.
+		if [[ -n ${ONLY[${t%.sh}]+set} ]]; then
+			[[ $k =~ ${ONLY[${t%.sh}]} ]] || continue
 		else
 			[[ ${t%.sh} =~ $re ]] || continue
 		fi
@@ -247,14 +253,13 @@ for w in debug full other; do
 		esac
 	done
 done
-if [[ -n ${TWR_SWARM_KERNELS:-} ]]; then
-	skipped_swarm=
+for prog in "${!ONLY[@]}"; do
+	skipped=
 	for r in "${READY[@]}"; do
-		[[ ${r%% *} =~ $TWR_SWARM_KERNELS ]] || skipped_swarm+=" ${r%% *}"
+		[[ ${r%% *} =~ ${ONLY[$prog]} ]] || skipped+=" ${r%% *}"
 	done
-	[[ -n $skipped_swarm ]] &&
-		echo "# $SWARM_TEST not run on:$skipped_swarm (TWR_SWARM_KERNELS='$TWR_SWARM_KERNELS')"
-fi
+	[[ -n $skipped ]] && echo "# $prog not run on:$skipped (TWR_ONLY: '${ONLY[$prog]}')"
+done
 
 JOBS=${VM_JOBS:-$(($(nproc) > 1 ? 2 : 1))}
 declare -A running=() started=() vmname=()

@@ -32,7 +32,7 @@
 # slabs return to their baselines; rmmod succeeds.
 #
 # usage: netns_churn.sh [N [W]]   (default 100 iterations = 200 namespaces,
-#                                  W = 16 pairs alive; 30 and 8 on a slow
+#                                  W = 16 pairs alive; 16 and 8 on a slow
 #                                  machine)
 
 source "$(dirname "$0")/lib.sh"
@@ -40,7 +40,7 @@ source "$(dirname "$0")/lib.sh"
 if (($# == 0)); then
 	ktap_header 1
 	if ((TWR_SLOW)); then
-		sub netns_churn bash "$0" 30 8
+		sub netns_churn bash "$0" 16 8
 	else
 		sub netns_churn bash "$0" 100 16
 	fi

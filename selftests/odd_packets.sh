@@ -31,7 +31,7 @@
 #
 # usage: odd_packets.sh                   IPv4 and IPv6 (KTAP)
 #        odd_packets.sh [-6] [-c COUNT]   one family (default 2000 of each
-#                                         kind, 500 on a slow machine)
+#                                         kind, 200 on a slow machine)
 
 source "$(dirname "$0")/lib.sh"
 
@@ -39,8 +39,8 @@ if (($# == 0)); then
 	require_root
 	ipvs_traits
 	ktap_header 2
-	sub odd_packets_ipv4 bash "$0" -c $((TWR_SLOW ? 500 : 2000))
-	sub odd_packets_ipv6 bash "$0" -6 -c $((TWR_SLOW ? 500 : 2000))
+	sub odd_packets_ipv4 bash "$0" -c $((TWR_SLOW ? 200 : 2000))
+	sub odd_packets_ipv6 bash "$0" -6 -c $((TWR_SLOW ? 200 : 2000))
 	ktap_finish
 fi
 

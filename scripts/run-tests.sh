@@ -59,6 +59,13 @@ LOG=$B/test-results.log
 #           stock's retransmit and the counters and tracepoint that
 #           report it; and sysctl, where most of the kernel API
 #           differences are (sysctl registration and handler signatures)
+#   old     for an old kernel beside a new one that runs "full": the
+#           matrix, and what an old kernel's IPVS and compat paths
+#           change: the load balancer's path (haproxy_ab), the module's
+#           lifetimes (unload_under_load, netns_churn), policy and
+#           metrics; the load tests that only repeat themselves there
+#           (two_directors, sysctl_abuse, odd_packets) are left to the
+#           new kernel and the debug one
 #   debug   for a KASAN/lockdep/kmemleak kernel, several times slower:
 #           the reuse matrix (reuse_*: every path of a rescheduled SYN
 #           and its copy), counters_exact (the resend lost, the probe and
@@ -71,6 +78,7 @@ declare -A TIER=(
 	[compile]='^$'
 )
 TIER[debug]='^(reuse_.*|counters_exact|unload_under_load|netns_churn|odd_packets)$'
+TIER[old]="${TIER[matrix]%)\$}|haproxy_ab|unload_under_load|netns_churn|policy|prometheus_metrics)\$"
 for v in ${!TWR_TIER_*}; do
 	TIER[${v#TWR_TIER_}]=${!v}
 done
@@ -241,14 +249,14 @@ vm_env() {	# vm_env KDIR: the VM_* settings for that kernel, NAME=VALUE lines
 }
 
 # Longest first (two VMs at a time finish sooner so): the debug kernel, the
-# full tier, then the others.
+# full and old tiers, then the others.
 order=()
 for w in debug full other; do
 	for r in "${READY[@]}"; do
 		tier=$(tier_of "${r%% *}")
 		case $w:$tier in
-		debug:debug | full:full) order+=("$r") ;;
-		other:debug | other:full) ;;
+		debug:debug | full:full | full:old) order+=("$r") ;;
+		other:debug | other:full | other:old) ;;
 		other:*) order+=("$r") ;;
 		esac
 	done

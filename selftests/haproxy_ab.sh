@@ -260,10 +260,25 @@ dmesg_check
 # by those.
 paws_d=$(($(paws) - paws0))
 log "real servers: $paws_d SYNs refused in TIME_WAIT (PAWSEstab, PAWSTimewait) during the run"
+# slow_reuses: what a reuse slower than expected met, hop by hop: the
+# dump, then the captured packets of each slow reuse's source port (the
+# previous connection's close and the reuse's SYNs).
+slow_reuses() {
+	local p
+
+	hops
+	for p in $(awk '/^req / { split($2, p, "="); split($3, t, "=")
+			if (p[2] in seen && t[2] >= 900) print p[2]; seen[p[2]] = 1 }' "$TMP/lb.log" | sort -u); do
+		log "packets of source port $p (a reuse took >= 900 ms):"
+		grep -E "\.$p [<>]|\.$p:" "$TMP/cap" | tail -n 40 | sed 's/^/#   /'
+	done
+}
 if [[ $MODULE == yes || $drops == no ]]; then
-	((slow + curl_slow <= paws_d / 2)) ||
+	if ((slow + curl_slow > paws_d / 2)); then
+		slow_reuses
 		fail "$slow of $reuses reused backend connections took >= 900 ms, $curl_slow of 4 curl" \
 			"reconnects >= 0.9 s; the real servers' PAWS refusals ($paws_d) explain $((paws_d / 2))"
+	fi
 	((slow + curl_slow == 0)) ||
 		log "$slow slow backend connects, $curl_slow slow curl reconnects: the real servers' TIME_WAIT (above)"
 else

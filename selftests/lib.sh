@@ -355,6 +355,7 @@ dmesg_check() {
 # Set before calling topology():
 #   FAMILY   4 or 6
 #   CLOSE    fin: client FIN first | rst: real server RST | crst: client RST
+#            | crstack: client RST, then a late ACK (snat_port_reuse.sh)
 #   IPT      nft or legacy (iptables flavor of the SNAT box and director;
 #            default: nft if this kernel takes its rules, see TWR_IPT)
 #   SLOTS    parallel clients; slot j leaves the SNAT box as
@@ -757,7 +758,7 @@ client_cmd() {
 		echo ip netns exec "$dir" twtool connect $VIP 80 $CLOSE \
 			-b "$(hp $DIR_CLIENT_IP $SNAT_PORT)"
 	else
-		echo ip netns exec "$cl" twtool connect $VIP 80 $CLOSE \
+		echo ip netns exec "$cl" twtool connect $VIP 80 ${CLOSE/#crstack/crst} \
 			-b "$(hp "$(client_ip "$1")" 0)"
 	fi
 }

@@ -32,8 +32,11 @@
 # delays a SYN), then connects all clients at once.
 #
 # usage: snat_port_reuse.sh [options]
-#   -c fin|rst|crst  how connections end: client FIN first, real server
-#                    RST, client RST                          (default fin)
+#   -c fin|rst|crst|crstack
+#                    how connections end: client FIN first, real server
+#                    RST, client RST, client RST and then a bare ACK of
+#                    that connection (late_acks below; IPv4 NAT through
+#                    the SNAT box only)                       (default fin)
 #   -m yes|no        ip_vs_tw_resched loaded                  (default no)
 #   -e EXPECT        slow: the drop must reproduce (at least N-1 of N
 #                    reused connects >= 900 ms); fast: none may, no SYN
@@ -107,8 +110,11 @@ topology_addrs
 
 require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
+[[ $CLOSE == crstack ]] && require_cmd tcpdump
 [[ $LOCAL == yes && $CLOSE == fin ]] &&
 	fail "-L needs -c rst or crst: a local FIN close leaves the port in TIME_WAIT"
+[[ $CLOSE == crstack && ($FAMILY == 6 || $LOCAL == yes || $METHOD != nat) ]] &&
+	fail "-c crstack: IPv4, NAT, through the SNAT box only"
 REUSABLE="TIME_WAIT|CLOSE"
 if [[ $METHOD != nat ]]; then
 	[[ $CLOSE == fin ]] || fail "-f $METHOD needs -c fin: the director never sees the server's RST"
@@ -136,6 +142,40 @@ sysctl_w "$dir" net.ipv4.vs.conntrack "$CONNTRACK"
 sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
 [[ $MODULE == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
 
+# -c crstack: a capture of the clients' RSTs, whose addresses and
+# sequence numbers the late ACK repeats.
+if [[ $CLOSE == crstack ]]; then
+	ip netns exec "$cl" tcpdump -i eth0 -nn -S -l --immediate-mode -Z root \
+		'tcp dst port 80 and tcp[tcpflags] & tcp-rst != 0' >"$TMP/rst" 2>"$TMP/rst.err" &
+	disown
+	rst_capturing() { grep -q 'listening on' "$TMP/rst.err"; }
+	wait_for 10 rst_capturing || fail "tcpdump did not start: $(cat "$TMP/rst.err")"
+fi
+# late_acks LABEL: once each client's RST is out, a bare ACK of the same
+# connection (the RST's own sequence numbers) follows it, as a client's
+# ACK that went out on another CPU than its RST arrives behind it
+# (HAProxy's did in haproxy_ab). It is sent from the client, so that the
+# SNAT box maps it as the RST (its conntrack still holds the flow: 1 s in
+# CLOSE). The director's conntrack takes it in state CLOSE and then no
+# longer reopens the flow for the client's next SYN: it does that only
+# when the last packet it saw was that side's FIN or RST.
+LATE=0
+rsts_seen() { (($(grep -c " $1\.[0-9]* > " "$TMP/rst") >= LATE)); }
+late_acks() {
+	local j ip line
+
+	LATE=$((LATE + 1))
+	for ((j = 0; j < SLOTS; j++)); do
+		ip=$(client_ip $j)
+		wait_for 10 rsts_seen "$ip" || fail "connect $1 slot $j: the client sent no RST"
+		line=$(grep " $ip\.[0-9]* > " "$TMP/rst" | tail -n 1)
+		[[ $line =~ \ $ip\.([0-9]+)\ \>.*\ seq\ ([0-9]+),\ ack\ ([0-9]+) ]] ||
+			fail "connect $1: no port, seq, ack in '$line'"
+		n "$cl" twtool lateack "$ip" "${BASH_REMATCH[1]}" "$VIP" 80 \
+			"${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}" || fail "connect $1 slot $j: late ACK"
+	done
+}
+
 # round LABEL: every slot connects at once; fills R_MS R_SERVER R_RETRANS.
 R_MS=() R_SERVER=() R_RETRANS=()
 round() {
@@ -152,6 +192,8 @@ round() {
 		R_MS[$j]=$MS R_SERVER[$j]=$SERVER R_RETRANS[$j]=$RETRANS
 	done
 	check_ct "$1"
+	[[ $CLOSE == crstack ]] && late_acks "$1"
+	return 0
 }
 
 # check_ct LABEL: the director's conntrack of each slot's new flow must

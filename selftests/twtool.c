@@ -59,6 +59,12 @@
  *	100 ms, each echo checked (an echo that takes over 5 s counts as a
  *	break). Ends with an RST (no TIME_WAIT entry left anywhere). Prints
  *	"echoes=N"; exit 1 as soon as the connection breaks.
+ *
+ *   twtool lateack SRC SPORT DST DPORT SEQ ACK
+ *	Send one bare TCP ACK (IPv4, no options) with these addresses and
+ *	sequence numbers through a raw socket: a segment of a connection
+ *	that has already ended, arriving late (as a client's ACK reordered
+ *	behind its own RST on another CPU).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -66,6 +72,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -525,6 +532,74 @@ static int ctstall(void)
 	return 0;
 }
 
+/* csum_add: the ones' complement sum of LEN bytes at P added to SUM. */
+static unsigned int csum_add(unsigned int sum, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (; len > 1; b += 2, len -= 2)
+		sum += b[0] << 8 | b[1];
+	if (len)
+		sum += b[0] << 8;
+	return sum;
+}
+
+static int late_ack(int argc, char **argv)
+{
+	struct {
+		struct iphdr ip;
+		struct tcphdr tcp;
+	} pkt;
+	struct {
+		struct in_addr src, dst;
+		unsigned char zero, proto;
+		unsigned short len;
+	} pseudo;
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	unsigned int sum;
+	int s;
+
+	if (argc != 8)
+		return 2;
+	memset(&pkt, 0, sizeof(pkt));
+	if (inet_pton(AF_INET, argv[2], &pseudo.src) != 1 ||
+	    inet_pton(AF_INET, argv[4], &pseudo.dst) != 1) {
+		fprintf(stderr, "twtool: lateack: IPv4 addresses only\n");
+		return 1;
+	}
+	pkt.ip.version = 4;
+	pkt.ip.ihl = 5;
+	pkt.ip.ttl = 64;
+	pkt.ip.protocol = IPPROTO_TCP;
+	pkt.ip.tot_len = htons(sizeof(pkt));
+	pkt.ip.saddr = pseudo.src.s_addr;
+	pkt.ip.daddr = pseudo.dst.s_addr;
+	pkt.tcp.source = htons(atoi(argv[3]));
+	pkt.tcp.dest = htons(atoi(argv[5]));
+	pkt.tcp.seq = htonl(strtoul(argv[6], NULL, 10));
+	pkt.tcp.ack_seq = htonl(strtoul(argv[7], NULL, 10));
+	pkt.tcp.doff = sizeof(pkt.tcp) / 4;
+	pkt.tcp.ack = 1;
+	pkt.tcp.window = htons(502);
+	pseudo.zero = 0;
+	pseudo.proto = IPPROTO_TCP;
+	pseudo.len = htons(sizeof(pkt.tcp));
+	sum = csum_add(csum_add(0, &pseudo, sizeof(pseudo)), &pkt.tcp, sizeof(pkt.tcp));
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	pkt.tcp.check = htons(~sum & 0xffff);
+
+	/* IPPROTO_RAW: the header is ours; the kernel fills in its checksum. */
+	s = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (s < 0)
+		die("raw socket");
+	dst.sin_addr = pseudo.dst;
+	if (sendto(s, &pkt, sizeof(pkt), 0, (struct sockaddr *)&dst, sizeof(dst)) != sizeof(pkt))
+		die("sendto");
+	close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ret = 2;
@@ -539,6 +614,8 @@ int main(int argc, char **argv)
 		ret = ftp_control(argc, argv);
 	else if (argc > 1 && !strcmp(argv[1], "ctstall"))
 		ret = ctstall();
+	else if (argc > 1 && !strcmp(argv[1], "lateack"))
+		ret = late_ack(argc, argv);
 	if (ret == 2)
 		fprintf(stderr,
 			"usage: twtool server PORT ID [fin|rst|sfin|echo]\n"
@@ -546,6 +623,7 @@ int main(int argc, char **argv)
 			"       twtool ftpctl ADDR PORT [-b SRC[:PORT]]\n"
 			"       twtool connect ADDR PORT [fin|rst|crst] [-b SRC[:PORT]] [-T TOS]\n"
 			"       twtool echo ADDR PORT SECONDS\n"
-			"       twtool ctstall\n");
+			"       twtool ctstall\n"
+			"       twtool lateack SRC SPORT DST DPORT SEQ ACK\n");
 	return ret;
 }

@@ -147,11 +147,23 @@ paws0=$(paws)
 # or the client.
 cap=$dir
 [[ $KIND == dr ]] && cap=$sw
-ip netns exec "$cap" tcpdump -i any -nn -tt -S -l --immediate-mode -Z root 'tcp port 80' \
+ip netns exec "$cap" tcpdump -i any -B 16384 -nn -tt -S -l --immediate-mode -Z root 'tcp port 80' \
 	>"$TMP/cap" 2>"$TMP/cap.err" &
 disown
 capturing() { grep -q 'listening on' "$TMP/cap.err"; }
 wait_for 10 capturing || fail "tcpdump did not start: $(cat "$TMP/cap.err")"
+# The director's conntrack events, and the packets its TCP tracker
+# ignores or finds invalid (in the kernel log), for the same dump: the
+# capture loses packets under TCG, these do not.
+ip netns exec "$dir" conntrack -E -p tcp -o timestamp >"$TMP/ctev" 2>&1 &
+disown
+modprobe -q nf_log_syslog 2>/dev/null || modprobe -q nf_log_ipv4 2>/dev/null || true
+if [[ -w /proc/sys/net/netfilter/nf_log_all_netns ]]; then
+	log_all=$(</proc/sys/net/netfilter/nf_log_all_netns)
+	echo 1 >/proc/sys/net/netfilter/nf_log_all_netns
+	trap 'echo "$log_all" >/proc/sys/net/netfilter/nf_log_all_netns; cleanup_ns; rm -rf "$TMP"' EXIT
+fi
+n "$dir" sysctl -qw net.netfilter.nf_conntrack_log_invalid=6 2>/dev/null || true
 hops() {
 	local h ports
 
@@ -204,13 +216,19 @@ wait_for 15 logged ||
 # ab may open a request or two more than -n and drop them when done:
 # HAProxy logs those too, without a backend connection (port 0 or "-"),
 # which must not count as a reuse of port "-".
-read -r reuses slow max other < <(awk '/^req / {
+# slow_ports: the source port of each slow reuse.
+read -r reuses slow max other slow_ports < <(awk -v slow_ms="$SLOW_MS" '/^req / {
 		split($2, p, "="); split($3, t, "="); split($4, s, "=")
 		if (s[2] != 200 || p[2] !~ /^[1-9][0-9]*$/) { o++; next }
-		if (p[2] in seen) { r++; if (t[2] >= 900) sl++; if (t[2] > m) m = t[2] }
+		if (p[2] in seen) {
+			r++
+			if (t[2] >= slow_ms) { sl++; sp = sp (sp == "" ? "" : ",") p[2] }
+			if (t[2] > m) m = t[2]
+		}
 		seen[p[2]] = 1
-	} END { print r + 0, sl + 0, m + 0, o + 0 }' "$TMP/lb.log")
-log "HAProxy: $N requests, $reuses on a reused source port, $slow of them connected in >= 900 ms (max $max ms);"\
+	} END { print r + 0, sl + 0, m + 0, o + 0, sp }' "$TMP/lb.log")
+slow_ports=${slow_ports//,/ }
+log "HAProxy: $N requests, $reuses on a reused source port, $slow of them connected in >= $SLOW_MS ms (max $max ms);"\
 " $other more logged without a backend connection or a 200"
 
 # curl from local port 41000, through the SNAT box (which maps it to its
@@ -267,20 +285,39 @@ slow_reuses() {
 	local p
 
 	hops
-	for p in $(awk '/^req / { split($2, p, "="); split($3, t, "=")
-			if (p[2] in seen && t[2] >= 900) print p[2]; seen[p[2]] = 1 }' "$TMP/lb.log" | sort -u); do
-		log "packets of source port $p (a reuse took >= 900 ms):"
+	for p in $(tr ' ' '\n' <<<"$slow_ports" | sort -u); do
+		log "packets of source port $p (a reuse took >= $SLOW_MS ms):"
 		grep -E "\.$p [<>]|\.$p:" "$TMP/cap" | tail -n 40 | sed 's/^/#   /'
+		log "the director's conntrack events of source port $p:"
+		grep -E "sport=$p " "$TMP/ctev" | tail -n 20 | sed 's/^/#   /'
+		log "the kernel's log of source port $p:"
+		dmesg_since | grep -E "SPT=$p |DPT=$p " | tail -n 20 | sed 's/^/#   /'
 	done
 }
+# ct_kept: slow reuses whose SYN the director's conntrack let pass with
+# the old flow's conntrack (its log: "ignored, state CLOSE"), because a
+# packet of that flow came after HAProxy's RST, so stock IPVS dropped it
+# (reuse_client_rst_late.sh stages it). Under TCG HAProxy's bare ACK,
+# sent on one CPU, reaches the director after its RST, sent on the other,
+# once in about 40 runs. Stock only: the module reschedules such a SYN.
+ct_kept=0
+if [[ $MODULE == no && -n $slow_ports ]]; then
+	ct_kept=$(dmesg_since | awk -v ports=" $slow_ports " '
+		/ignored(,| in) state CLOSE/ && / SYN / && / DPT=80 / {
+			if (match($0, / SPT=[0-9]+ /) && index(ports, " " substr($0, RSTART + 5, RLENGTH - 6) " "))
+				n++
+		} END { print n + 0 }')
+fi
 if [[ $MODULE == yes || $drops == no ]]; then
-	if ((slow + curl_slow > paws_d / 2)); then
+	if ((slow + curl_slow > paws_d / 2 + ct_kept)); then
 		slow_reuses
-		fail "$slow of $reuses reused backend connections took >= 900 ms, $curl_slow of 4 curl" \
-			"reconnects >= 0.9 s; the real servers' PAWS refusals ($paws_d) explain $((paws_d / 2))"
+		fail "$slow of $reuses reused backend connections took >= $SLOW_MS ms, $curl_slow of 4 curl" \
+			"reconnects >= 0.9 s; the real servers' PAWS refusals ($paws_d) explain $((paws_d / 2))," \
+			"conntrack's CLOSE entries kept on a SYN $ct_kept"
 	fi
 	((slow + curl_slow == 0)) ||
-		log "$slow slow backend connects, $curl_slow slow curl reconnects: the real servers' TIME_WAIT (above)"
+		log "$slow slow backend connects, $curl_slow slow curl reconnects: the real servers' TIME_WAIT" \
+			"(above), and $ct_kept SYNs that kept the old flow's conntrack in state CLOSE"
 else
 	((slow >= reuses - 1)) || fail "the drop did not reproduce: $slow of $reuses reused connects slow"
 	((curl_slow >= 3)) || fail "the drop did not reproduce for curl: $curl_slow of 4"

@@ -3,12 +3,14 @@
 #
 # A client behind SNAT resets its connection itself (SO_LINGER 0), and a
 # packet of that connection reaches the director after the RST: here a
-# bare ACK the client sends late, as HAProxy's own ACK did in
-# haproxy_ab's stock NAT runs (one in about 40) when it went out on
-# another CPU than the RST behind it. Conntrack reopens a flow on a new
-# SYN only when the last packet it saw of it was that side's FIN or RST;
-# here it was not, so it lets the SYN pass with the old flow's conntrack
-# (its log: "packet (index 0) in dir 0 ignored, state CLOSE").
+# bare ACK the client sends late, as HAProxy's own ACK did in 4 of 255
+# of haproxy_ab's stock NAT runs on 6.12, sent or handled on the other
+# vCPU than the RST it then followed. Conntrack reopens a flow on a new
+# SYN only if it saw a FIN, or if the last packet it took of the flow was
+# an RST from the SYN's side; here it was not, so it lets the SYN pass
+# with the old flow's conntrack (its log: "packet (index 0) in dir 0
+# ignored, state CLOSE"; 5.4 and RHEL 8: "invalid packet ignored in state
+# CLOSE").
 #
 #   cl (sends the late ACK) --- nat (SNAT to 10.0.2.1:40000) --- dir (IPVS VIP:80, conntrack) --- rs1, rs2
 #   (details: snat_port_reuse.sh)

@@ -142,11 +142,13 @@ sysctl_w "$dir" net.ipv4.vs.conntrack "$CONNTRACK"
 sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
 [[ $MODULE == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
 
-# -c crstack: a capture of the clients' RSTs, whose addresses and
-# sequence numbers the late ACK repeats.
+# -c crstack: a capture of the clients' RSTs (RST and ACK, as a reset
+# with SO_LINGER 0 carries them), whose addresses and sequence numbers the
+# late ACK repeats.
 if [[ $CLOSE == crstack ]]; then
 	ip netns exec "$cl" tcpdump -i eth0 -nn -S -l --immediate-mode -Z root \
-		'tcp dst port 80 and tcp[tcpflags] & tcp-rst != 0' >"$TMP/rst" 2>"$TMP/rst.err" &
+		'tcp dst port 80 and tcp[tcpflags] & (tcp-rst|tcp-ack) == (tcp-rst|tcp-ack)' \
+		>"$TMP/rst" 2>"$TMP/rst.err" &
 	disown
 	rst_capturing() { grep -q 'listening on' "$TMP/rst.err"; }
 	wait_for 10 rst_capturing || fail "tcpdump did not start: $(cat "$TMP/rst.err")"
@@ -155,22 +157,25 @@ fi
 # connection (the RST's own sequence numbers) follows it, as a client's
 # ACK that went out on another CPU than its RST arrives behind it
 # (HAProxy's did in haproxy_ab). It is sent from the client, so that the
-# SNAT box maps it as the RST (its conntrack still holds the flow: 1 s in
-# CLOSE). The director's conntrack takes it in state CLOSE and then no
-# longer reopens the flow for the client's next SYN: it does that only
-# when the last packet it saw was that side's FIN or RST.
+# SNAT box maps it to the RST's tuple (its conntrack of the flow, or a
+# new one that MASQUERADE gives the same port). The director's conntrack
+# takes it in state CLOSE and then no longer reopens the flow for the
+# client's next SYN: it does that only when the last packet it saw was
+# that side's FIN or RST. LATE: the rounds so far; the LATE-th RST from a
+# client's address is this round's.
 LATE=0
-rsts_seen() { (($(grep -c " $1\.[0-9]* > " "$TMP/rst") >= LATE)); }
+rst_lines() { grep -E "^[^>]* ${1//./\\.}\.[0-9]+ > " "$TMP/rst"; }
+rsts_seen() { (($(rst_lines "$1" | wc -l) >= LATE)); }
 late_acks() {
-	local j ip line
+	local j ip line re
 
 	LATE=$((LATE + 1))
 	for ((j = 0; j < SLOTS; j++)); do
 		ip=$(client_ip $j)
 		wait_for 10 rsts_seen "$ip" || fail "connect $1 slot $j: the client sent no RST"
-		line=$(grep " $ip\.[0-9]* > " "$TMP/rst" | tail -n 1)
-		[[ $line =~ \ $ip\.([0-9]+)\ \>.*\ seq\ ([0-9]+),\ ack\ ([0-9]+) ]] ||
-			fail "connect $1: no port, seq, ack in '$line'"
+		line=$(rst_lines "$ip" | sed -n "${LATE}p")
+		re=" ${ip//./\\.}\.([0-9]+) > .* seq ([0-9]+), ack ([0-9]+)"
+		[[ $line =~ $re ]] || fail "connect $1: no port, seq, ack in '$line'"
 		n "$cl" twtool lateack "$ip" "${BASH_REMATCH[1]}" "$VIP" 80 \
 			"${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}" || fail "connect $1 slot $j: late ACK"
 	done
@@ -351,7 +356,8 @@ esac
 # reschedules it without a drop (resched_no_drop), and the 4.6 - 5.8 check
 # still drops it because the entry uses conntrack: the module clears that
 # flag (resched) and deletes nothing. After the server's RST (or a lost
-# final ACK, or on DR/TUN) the SYN carries the old flow's conntrack: the
+# final ACK, or a late packet after the client's RST, -c crstack, or on
+# DR/TUN) the SYN carries the old flow's conntrack: the
 # module deletes it (ct_removed) and the SYN gets a fresh one (resched).
 # With vs.conntrack=0 the entries do not use conntrack and the SYN never
 # carries a confirmed one: no drop on any kernel.

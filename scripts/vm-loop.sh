@@ -7,7 +7,7 @@
 # still a 20 % chance); this is how the rates in the issues' notes were
 # measured.
 #
-# usage: vm-loop.sh [-k SPEC] [-r KVER] [-n N] [-t SECONDS] RUN...
+# usage: vm-loop.sh [-k SPEC] [-r KVER] [-n N] [-t SECONDS] [-v] RUN...
 #   RUN      a test program and its arguments, one word, commas for the
 #            spaces: "haproxy_ab.sh,-m,yes,-f,dr"
 #   -k SPEC  the kernel (kernels.sh: "debian" picks the newest Debian
@@ -16,23 +16,27 @@
 #   -r KVER  of SPEC's kernels, the one of this release (5.4.49-acc)
 #   -n N     iterations (default 20)
 #   -t SECS  stop starting new iterations after SECS (default 3000)
+#   -v       print the whole output of every run, not only of those that
+#            failed (a measuring run's tables)
 # env:   VM_ACCEL, VM_SMP, VM_CPU, VM_MEM, VM_APPEND as for vm-run.sh (a
 #        comparison of QEMU settings: VM_ACCEL=tcg,thread=multi)
 # Prints one line per run, "# iteration I [RUN]: exit RC S s; RESULT ...",
-# and the whole output of every run that failed; then "F of R runs failed".
+# and the whole output of every run that failed (with -v, of every run);
+# then "F of R runs failed".
 # The VM's console and results: build/vm/loop-KVER-PID/.
 # Exit 0 when every run passed, 1 otherwise.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-SPEC=debian REL='' N=20 SECS=3000
-while getopts "k:r:n:t:" o; do
+SPEC=debian REL='' N=20 SECS=3000 VERBOSE=0
+while getopts "k:r:n:t:v" o; do
 	case $o in
 	k) SPEC=$OPTARG ;;
 	r) REL=$OPTARG ;;
 	n) N=$OPTARG ;;
 	t) SECS=$OPTARG ;;
-	*) echo "usage: vm-loop.sh [-k SPEC] [-r KVER] [-n N] [-t SECONDS] RUN..." >&2; exit 1 ;;
+	v) VERBOSE=1 ;;
+	*) echo "usage: vm-loop.sh [-k SPEC] [-r KVER] [-n N] [-t SECONDS] [-v] RUN..." >&2; exit 1 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -77,7 +81,8 @@ for ((i = 1; i <= LOOP_N; i++)); do
 		bash ./${a//,/ } >/tmp/loop.out 2>&1 || rc=$?
 		runs=$((runs + 1))
 		echo "# iteration $i [$a]: exit $rc $(($(date +%s) - s)) s; $(grep -o 'RESULT.*' /tmp/loop.out | head -n 1)"
-		((rc == 0)) || { f=$((f + 1)); sed 's/^/#   /' /tmp/loop.out; }
+		((rc == 0)) || f=$((f + 1))
+		((rc == 0 && !LOOP_VERBOSE)) || sed 's/^/#   /' /tmp/loop.out
 	done
 done
 echo "# $f of $runs runs failed"
@@ -91,7 +96,7 @@ MODROOT=$MROOT "$TOP/scripts/mkinitramfs.sh" "$K" "$W/ip_vs_tw_resched.ko" "$W/k
 
 seq=$(IFS=+; echo "$*")
 echo "# vm-loop: $K, ${VM_ACCEL:-tcg,thread=single}, $N iterations or $SECS s of: $*"
-VM_TIMEOUT=$((SECS + 2400)) VM_APPEND="LOOP_N=$N LOOP_SECS=$SECS LOOP_SEQ=$seq KSFT_TIMEOUT=$((SECS + 1800)) ${VM_APPEND:-}" \
+VM_TIMEOUT=$((SECS + 2400)) VM_APPEND="LOOP_N=$N LOOP_SECS=$SECS LOOP_VERBOSE=$VERBOSE LOOP_SEQ=$seq KSFT_TIMEOUT=$((SECS + 1800)) ${VM_APPEND:-}" \
 	"$TOP/scripts/vm-run.sh" "$K" "$IMG" "$W/init.cpio" "$B/vm/loop-$K-$$" zz_loop.sh |
 	sed 's/^\[[^]]*\] //'
 exit "${PIPESTATUS[0]}"

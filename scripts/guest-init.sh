@@ -27,6 +27,18 @@ mount -t tmpfs run /run
 mkdir -p /run/netns
 echo 1 >/proc/sys/kernel/sysrq
 
+program_times() {	# the runner's lines, each program's time after its result
+	local l t0=$SECONDS
+
+	while IFS= read -r l; do
+		printf '%s\n' "$l"
+		if [[ $l =~ ^(not\ )?ok\ [0-9]+\ selftests:\ [^:]+:\ ([^ ]+) ]]; then
+			printf '# time: %s %d s\n' "${BASH_REMATCH[2]}" $((SECONDS - t0))
+			t0=$SECONDS
+		fi
+	done
+}
+
 tests= mode=test
 for arg in $(cat /proc/cmdline); do
 	case $arg in
@@ -60,8 +72,10 @@ else
 		t=$(sed -n 's/^timeout=//p' $T/settings)
 		sel+=(-o $((${t:-45} * 3)))
 	fi
-	# The kernel's own runner, as a kernel CI runs installed kselftests.
-	(cd /ksft && ./run_kselftest.sh "${sel[@]}") >&3 2>&1
+	# The kernel's own runner, as a kernel CI runs installed kselftests;
+	# after each program's result line, its time ("# time: NAME S s"),
+	# which the host sums up (where CI's minutes go).
+	(cd /ksft && ./run_kselftest.sh "${sel[@]}") 2>&1 | program_times >&3
 fi
 
 # A kernel with kmemleak (scripts/debug-kernel.sh): everything the tests

@@ -7,11 +7,12 @@
 #      kernels by default, or what -k names): build the module with W=1
 #      and sparse, no warnings allowed; install the selftests through a
 #      kernel tree's kselftest install; make the VM's initramfs
-#   3. make install, DKMS install, modinfo (installed kernels); the Debian
-#      package with DKMS (scripts/test-package.sh); the RPM
-#      (scripts/test-rpm.sh); checkpatch
-#   4. boot each kernel under QEMU and run the selftests there with the
-#      kernel's own kselftest runner (run_kselftest.sh)
+#   3. boot each kernel under QEMU and run the selftests there with the
+#      kernel's own kselftest runner (run_kselftest.sh), VM_JOBS at a
+#      time; beside the first VM, in a slot of its own: make install,
+#      DKMS install, modinfo (installed kernels); the Debian package with
+#      DKMS (scripts/test-package.sh); the RPM (scripts/test-rpm.sh);
+#      checkpatch
 # Ends with "N passed, N failed, N skipped", counted from the results
 # (the kselftest runner's one per test program, and one per host step);
 # exit 1 if anything failed or nothing ran.
@@ -129,67 +130,75 @@ while read -r k img mroot kdir; do
 	fi
 done <<<"$KLIST"
 
-# make install / DKMS / modinfo, on installed kernels (nothing stays
-# installed). Unpacked ones would need /lib/modules/KVER on this host.
-private=
-while read -r k img mroot kdir; do
-	if [[ $mroot == / ]]; then
-		"$TOP/scripts/test-install.sh" "$k" 2>/dev/null | tee -a "$LOG"
-	else
-		private+=" $k"
+# The host's checks, which boot nothing: they run beside the first VM
+# (host_checks below), in a VM slot of their own, their results added to
+# the log when they end.
+host_checks() {
+	# make install / DKMS / modinfo, on installed kernels (nothing stays
+	# installed). Unpacked ones would need /lib/modules/KVER on this host.
+	private=
+	while read -r k img mroot kdir; do
+		if [[ $mroot == / ]]; then
+			"$TOP/scripts/test-install.sh" "$k" 2>/dev/null | tee -a "$LOG"
+		else
+			private+=" $k"
+		fi
+	done <<<"$KLIST"
+	[[ -n $private ]] && echo "# install tests (make install, DKMS) only on installed kernels, not on:$private"
+
+	# The Debian package: built, installed with DKMS for every installed kernel
+	# with headers and for those of the kernel package directories named with
+	# -k (installed for the test only), purged.
+	pkgdirs=()
+	for s in "${SPECS[@]}"; do
+		[[ -d $s ]] && pkgdirs+=("$s")
+	done
+	"$TOP/scripts/test-package.sh" "${pkgdirs[@]}" | tee -a "$LOG"
+
+	# The RPM: built, rpmlint, its files against the tree, and rpm installing,
+	# upgrading, reinstalling and erasing it in a scratch root, its scriptlets
+	# calling a stub dkms.
+	"$TOP/scripts/test-rpm.sh" | tee -a "$LOG"
+
+	# checkpatch, from the newest linux-source's scripts/.
+	series=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1 | sed -E 's/.*linux-source-(.*)\.tar\.xz/\1/')
+	cp_dir=$CACHE/linux-scripts-$series	# kernel-doc too: scripts/check.sh
+	if [[ ! -x $cp_dir/scripts/checkpatch.pl ]]; then
+		mkdir -p "$cp_dir"
+		tar -C "$cp_dir" -xf /usr/src/linux-source-"$series".tar.xz --strip-components=1 \
+			linux-source-"$series"/scripts/checkpatch.pl \
+			linux-source-"$series"/scripts/spelling.txt \
+			linux-source-"$series"/scripts/const_structs.checkpatch
 	fi
-done <<<"$KLIST"
-[[ -n $private ]] && echo "# install tests (make install, DKMS) only on installed kernels, not on:$private"
+	if (cd "$TOP" && make -s style CHECKPATCH="$cp_dir/scripts/checkpatch.pl") >"$B/style.log" 2>&1 &&
+		! grep -qE '^(ERROR|WARNING|CHECK):' "$B/style.log"; then
+		result "ok style/checkpatch --strict"
+	else
+		result "not ok style/checkpatch"
+		grep -E -A3 '^(ERROR|WARNING|CHECK):' "$B/style.log" | sed 's/^/#   /' | head -n 40
+	fi
 
-# The Debian package: built, installed with DKMS for every installed kernel
-# with headers and for those of the kernel package directories named with
-# -k (installed for the test only), purged.
-pkgdirs=()
-for s in "${SPECS[@]}"; do
-	[[ -d $s ]] && pkgdirs+=("$s")
-done
-"$TOP/scripts/test-package.sh" "${pkgdirs[@]}" | tee -a "$LOG"
-
-# The RPM: built, rpmlint, its files against the tree, and rpm installing,
-# upgrading, reinstalling and erasing it in a scratch root, its scriptlets
-# calling a stub dkms.
-"$TOP/scripts/test-rpm.sh" | tee -a "$LOG"
-
-# checkpatch, from the newest linux-source's scripts/.
-series=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1 | sed -E 's/.*linux-source-(.*)\.tar\.xz/\1/')
-cp_dir=$CACHE/linux-scripts-$series	# kernel-doc too: scripts/check.sh
-if [[ ! -x $cp_dir/scripts/checkpatch.pl ]]; then
-	mkdir -p "$cp_dir"
-	tar -C "$cp_dir" -xf /usr/src/linux-source-"$series".tar.xz --strip-components=1 \
-		linux-source-"$series"/scripts/checkpatch.pl \
-		linux-source-"$series"/scripts/spelling.txt \
-		linux-source-"$series"/scripts/const_structs.checkpatch
-fi
-if (cd "$TOP" && make -s style CHECKPATCH="$cp_dir/scripts/checkpatch.pl") >"$B/style.log" 2>&1 &&
-	! grep -qE '^(ERROR|WARNING|CHECK):' "$B/style.log"; then
-	result "ok style/checkpatch --strict"
-else
-	result "not ok style/checkpatch"
-	grep -E -A3 '^(ERROR|WARNING|CHECK):' "$B/style.log" | sed 's/^/#   /' | head -n 40
-fi
-
-# The standalone kselftest install (no kernel tree) must give what the
-# kernel tree's install gave the VMs: the same list, the same files.
-first=${READY[0]%% *}
-ksft_tree=$(ls -d "$CACHE"/ksft/*/tools/testing/selftests 2>/dev/null | head -n 1)
-sa=$B/ksft-standalone
-rm -rf "$sa"
-if [[ -n ${READY[0]:-} && -n $ksft_tree ]] &&
-	make -s -C "$TOP/selftests" install INSTALL_PATH="$sa" OUTPUT="$sa.gen" \
-		KSFT_DIR="$ksft_tree" >"$sa.log" 2>&1 &&
-	diff "$B/ksft-$first/kselftest-list.txt" "$sa/kselftest-list.txt" >>"$sa.log" &&
-	diff <(cd "$B/ksft-$first" && find . -type f | sort) \
-		<(cd "$sa" && find . -type f | sort) >>"$sa.log"; then
-	result "ok selftests/standalone-install (make -C selftests install: $(wc -l <"$sa/kselftest-list.txt") programs, the files of the kernel tree's install)"
-else
-	result "not ok selftests/standalone-install (see $sa.log)"
-	tail -n 20 "$sa.log" | sed 's/^/#   /'
-fi
+	# The standalone kselftest install (no kernel tree) must give what the
+	# kernel tree's install gave the VMs: the same list, the same files.
+	first=${READY[0]%% *}
+	ksft_tree=$(ls -d "$CACHE"/ksft/*/tools/testing/selftests 2>/dev/null | head -n 1)
+	sa=$B/ksft-standalone
+	rm -rf "$sa"
+	if [[ -n ${READY[0]:-} && -n $ksft_tree ]] &&
+		make -s -C "$TOP/selftests" install INSTALL_PATH="$sa" OUTPUT="$sa.gen" \
+			KSFT_DIR="$ksft_tree" >"$sa.log" 2>&1 &&
+		diff "$B/ksft-$first/kselftest-list.txt" "$sa/kselftest-list.txt" >>"$sa.log" &&
+		diff <(cd "$B/ksft-$first" && find . -type f | sort) \
+			<(cd "$sa" && find . -type f | sort) >>"$sa.log"; then
+		result "ok selftests/standalone-install (make -C selftests install: $(wc -l <"$sa/kselftest-list.txt") programs, the files of the kernel tree's install)"
+	else
+		result "not ok selftests/standalone-install (see $sa.log)"
+		tail -n 20 "$sa.log" | sed 's/^/#   /'
+	fi
+}
+env_host_checks() {	# host_checks, their results in their own file
+	LOG=$B/host-checks.results host_checks
+}
 
 # The swarm ingress test runs Debian's dockerd in the VM: its binaries
 # (~190 MB, scripts/mkinitramfs-docker.sh) are appended to the initramfs
@@ -238,13 +247,15 @@ tests_for() {	# tests_for KVER TIER: comma list, or empty when none match
 
 # A kernel built with KASAN, lockdep or kmemleak is several times slower
 # under TCG: the tests get KSFT_MACHINE_SLOW=yes (lighter loads, longer
-# waits), the VM more memory and time (no5lvl, which a KASAN kernel
-# needed, vm-run.sh now gives every VM).
+# waits) and TWR_PAIRS=module (the reuse cases without their stock
+# baselines, which run none of the module's code: the same kernel source
+# built without the checkers runs them), the VM more memory and time
+# (no5lvl, which a KASAN kernel needed, vm-run.sh now gives every VM).
 vm_env() {	# vm_env KDIR: the VM_* settings for that kernel, NAME=VALUE lines
 	if grep -qsE '^CONFIG_(KASAN|PROVE_LOCKING|DEBUG_KMEMLEAK)=y' "$1/.config"; then
 		echo "VM_TIMEOUT=${VM_TIMEOUT:-7200}"
 		echo "VM_MEM=3072"
-		echo "VM_APPEND=KSFT_MACHINE_SLOW=yes${VM_APPEND:+ $VM_APPEND}"
+		echo "VM_APPEND=KSFT_MACHINE_SLOW=yes TWR_PAIRS=module${VM_APPEND:+ $VM_APPEND}"
 	fi
 }
 
@@ -279,7 +290,12 @@ reap() {	# wait for one VM (or host job) to end, print its results and its time
 	rc=$?
 	k=${vmname[$pid]}
 	if [[ -n ${hostjob[$pid]:-} ]]; then
-		# A host job (the demo, the race boots): judged below.
+		# A host job: the host's checks, their output and results now;
+		# the demo, the race boots: judged below.
+		if [[ $k == host_checks ]]; then
+			cat "${running[$pid]}"
+			cat "$B/host-checks.results" >>"$LOG"
+		fi
 		jobrc[$k]=$rc
 		echo "# $k: $((SECONDS - started[$pid])) s" | tee -a "$B/vm-times.txt"
 		unset "running[$pid]" "started[$pid]" "vmname[$pid]" "hostjob[$pid]"
@@ -291,7 +307,15 @@ reap() {	# wait for one VM (or host job) to end, print its results and its time
 		tee -a "$B/vm-times.txt"
 	unset "running[$pid]" "started[$pid]" "vmname[$pid]"
 }
+host_job() {	# host_job NAME OUT CMD...: CMD in the next free slot
+	((${#running[@]} >= JOBS)) && reap
+	"${@:3}" >"$2" 2>&1 &
+	running[$!]=$2 started[$!]=$SECONDS vmname[$!]=$1 hostjob[$!]=1
+}
 : >"$B/vm-times.txt"
+# The host's checks take the first slot, the longest VM the second.
+: >"$B/host-checks.results"
+host_job host_checks "$B/host-checks.out" env_host_checks
 for r in "${order[@]}"; do
 	read -r k img kdir <<<"$r"
 	tier=$(tier_of "$k")
@@ -315,11 +339,6 @@ for r in "${order[@]}"; do
 done
 # The demo and the race boots run one VM each: they take the next free
 # slots while the last kernels' VMs still run.
-host_job() {	# host_job NAME OUT CMD...
-	((${#running[@]} >= JOBS)) && reap
-	"${@:3}" >"$2" 2>&1 &
-	running[$!]=$2 started[$!]=$SECONDS vmname[$!]=$1 hostjob[$!]=1
-}
 [[ ${TWR_DEMO:-} == 1 && -z $FILTER ]] &&
 	host_job demo "$B/demo.out" "$TOP/scripts/demo.sh"
 [[ ${TWR_RACE:-} == 1 && -z $FILTER ]] &&
@@ -372,6 +391,14 @@ for r in "${READY[@]}"; do
 	done
 	grep -qvE '# SKIP' <<<"$lines" || result "not ok all_skipped/$k (every test skipped)"
 done
+
+# Where the VMs' time went (guest-init.sh's "# time:" lines): the
+# slowest programs, the first to look at when CI runs long.
+if grep -qE '^\[[^]]*\] # time: ' "$LOG"; then
+	echo "# slowest programs (s in their VM):"
+	sed -nE 's/^\[([^]]*)\] # time: ([^ ]+) ([0-9]+) s$/\3 \2 [\1]/p' "$LOG" |
+		sort -rn | head -n 12 | sed 's/^/#   /'
+fi
 
 # A run whose VMs tested nothing is a failure, not a pass.
 ((${#READY[@]} == 0)) || grep -qE '^\[[^]]*\] (not )?ok [0-9]+ selftests: ' "$LOG" ||

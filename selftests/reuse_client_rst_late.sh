@@ -20,7 +20,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
-ktap_header 2
+pairs_header 1
 expect_note "drops the SYN: conntrack did not reopen the flow after a late packet"
 pair client_rst_late -c crstack -n 4 -e slow -- -c crstack -n 4 -e fast
 ktap_finish

@@ -16,7 +16,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
-ktap_header 4
+pairs_header 2
 expect_note "drops the SYN: it carries the old flow's confirmed conntrack"
 pair dr_fin_wait -f dr -c fin -n 4 -e slow -- -f dr -c fin -n 4 -e fast
 pair tun_fin_wait -f tun -c fin -n 4 -e slow -- -f tun -c fin -n 4 -e fast

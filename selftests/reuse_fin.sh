@@ -14,7 +14,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
-ktap_header 2
+pairs_header 1
 if [[ $(ipvs_trait drop_check) == any ]]; then
 	expect_note "drops every reused SYN that has a conntrack (the 4.6 - 5.8 check)"
 	base=slow

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 require_root
 require_cmd iptables-legacy
 ipvs_traits
-ktap_header 2
+pairs_header 1
 expect_note "drops the SYN: it carries the old flow's confirmed conntrack"
 pair iptables_legacy -t legacy -c rst -n 4 -e slow -- -t legacy -c rst -n 4 -e fast
 ktap_finish

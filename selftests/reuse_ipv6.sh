@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
-ktap_header 4
+pairs_header 2
 base=fast
 [[ $(ipvs_trait drop_check) == any ]] && base=slow
 expect_note "FIN close: $base without the module; RST close: slow"

@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
-ktap_header 2
+pairs_header 1
 expect_note "drops the SYN: it carries the old flow's confirmed conntrack"
 pair local_client -L -c rst -n 4 -e slow -- -L -c rst -n 4 -e fast
 ktap_finish

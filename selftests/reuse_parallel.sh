@@ -9,7 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
-ktap_header 2
+pairs_header 1
 expect_note "drops every such SYN"
 # On a slow machine (a KASAN/lockdep kernel under TCG) two clients: the
 # checks after a round cost an exec per client, and with four the stock

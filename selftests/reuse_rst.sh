@@ -15,7 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
-ktap_header 2
+pairs_header 1
 expect_note "drops the SYN: it carries the old flow's confirmed conntrack"
 pair rst -c rst -e slow -- -c rst -e fast
 ktap_finish

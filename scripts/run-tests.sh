@@ -272,10 +272,13 @@ for w in debug full other; do
 		esac
 	done
 done
+# Said of the kernels whose tier would have run it (and FILTER allows).
 for prog in "${!ONLY[@]}"; do
 	skipped=
+	[[ -n $FILTER && ! $prog =~ $FILTER ]] && continue
 	for r in "${READY[@]}"; do
-		[[ ${r%% *} =~ ${ONLY[$prog]} ]] || skipped+=" ${r%% *}"
+		k=${r%% *}
+		[[ $prog =~ ${TIER[$(tier_of "$k")]} && ! $k =~ ${ONLY[$prog]} ]] && skipped+=" $k"
 	done
 	[[ -n $skipped ]] && echo "# $prog not run on:$skipped (TWR_ONLY: '${ONLY[$prog]}')"
 done

@@ -60,6 +60,19 @@ line() {	# line KIND MODULE: one run's figures
 	[[ -n $r ]] || { echo "(no result)"; return; }
 	echo "$s of $r reused backend connects >= 900 ms; ab median $(field "$1" "$2" ab_median_ms) ms," \
 		"p99 $(field "$1" "$2" ab_p99_ms) ms; curl --local-port time_connect $(field "$1" "$2" curl_s | tr ',' ' ') s"
+	why "$1" "$2"
+}
+why() {	# why KIND MODULE: what the test found behind slow reuses it accepted
+	local e n p c parts
+
+	e=$(sed -nE "s/.*# EXPLAINED kind=$1 module=$2 slow=([0-9]+) paws=([0-9]+) ct_kept=([0-9]+):.*/\1 \2 \3/p" \
+		"$B/demo.log" | tail -n 1)
+	[[ -n $e ]] || return 0
+	read -r n p c <<<"$e"
+	parts=()
+	((c == 0)) || parts+=("$c met the old flow's conntrack in CLOSE (a packet of the old connection reached the director after HAProxy's RST), so IPVS dropped the SYN")
+	((p == 0)) || parts+=("up to $p were refused by a real server's TIME_WAIT (PAWS)")
+	echo "    ($n slow, curl's included, and not the drop this demo is about: ${parts[0]:-}${parts[1]:+; ${parts[1]}})"
 }
 echo
 echo "Kernel $k, IPVS drop check: $(sed -nE 's/.*IPVS drop check: ([a-z]+) conntrack.*/\1/p' "$B/demo.log" | head -n 1) conntrack"
@@ -69,5 +82,5 @@ echo "IPVS NAT, without the module:            $(line nat no)"
 echo "IPVS NAT, with the module:               $(line nat yes)"
 echo "(ab talks to HAProxy: the backend's lost second shows in ab's request times above, not in its Connect row, which is ab to HAProxy.)"
 grep -q 'IPVS drop check: confirmed' "$B/demo.log" &&
-	echo "(By NAT the director's conntrack sees the whole FIN close and, since 5.9, reopens the flow itself: no drop there on this kernel. Before 5.9 IPVS drops those too: KERNEL=<a 4.19/5.4 kernel> scripts/demo.sh.)"
+	echo "(By NAT the director's conntrack sees the whole FIN close and, since 5.9, reopens the flow itself: no drop there on this kernel, unless a packet of the old flow comes late (said under its line). Before 5.9 IPVS drops those too: KERNEL=<a 4.19/5.4 kernel> scripts/demo.sh.)"
 ((rc == 0)) || { echo "demo: the run failed, see $B/demo.log"; exit 1; }

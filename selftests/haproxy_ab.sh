@@ -324,9 +324,11 @@ if [[ $MODULE == yes || $drops == no ]]; then
 			"reconnects >= 0.9 s; the real servers' PAWS refusals ($paws_d) explain $((paws_d / 2))," \
 			"conntrack's CLOSE entries kept on a SYN $ct_kept"
 	fi
+	# The EXPLAINED line is for demo.sh's summary.
 	((slow + curl_slow == 0)) ||
-		log "$slow slow backend connects, $curl_slow slow curl reconnects: the real servers' TIME_WAIT" \
-			"(above), and $ct_kept SYNs that kept the old flow's conntrack in state CLOSE"
+		log "EXPLAINED kind=$KIND module=$MODULE slow=$((slow + curl_slow)) paws=$((paws_d / 2))" \
+			"ct_kept=$ct_kept: $slow slow backend connects, $curl_slow slow curl reconnects: the real" \
+			"servers' TIME_WAIT (above), and $ct_kept SYNs that kept the old flow's conntrack in state CLOSE"
 else
 	((slow >= reuses - 1)) || fail "the drop did not reproduce: $slow of $reuses reused connects slow"
 	((curl_slow >= 3)) || fail "the drop did not reproduce for curl: $curl_slow of 4"

@@ -72,8 +72,7 @@ CONFIGS="stock reuse0 noct module"
 require_root
 require_cmd ip ipvsadm twload modprobe "$IPTABLES"
 ipvs_traits
-TMP=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$TMP"' EXIT
+case_tmp
 dmesg_mark
 module_state no
 CLOSE=rst SRV=none

@@ -33,8 +33,7 @@ source "$(dirname "$0")/lib.sh"
 # DR), the SNAT box idle. Sets FIRST. CLOSE lasts 10 s in IPVS and in
 # conntrack; 30 s here, as a slow VM's staging can take most of ten.
 stage_reuse() {
-	sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
-	sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
+	long_close "$dir" yes
 	connect_once first
 	FIRST=$SERVER
 	wait_for 15 entry_in "${1:-CLOSE}" || fail "IPVS entry not in ${1:-CLOSE}: '$(ipvs_state)'"
@@ -158,8 +157,7 @@ probe_dr() {
 
 require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
-TMP=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$TMP"' EXIT
+case_tmp
 ktap_header 4
 sub reliable_events reliable_events
 sub resend_lost resend_lost

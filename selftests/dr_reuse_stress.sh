@@ -186,12 +186,8 @@ CPORTS=41000-41199	# curl's; the SNAT box maps each to 40000
 
 require_root
 require_cmd ip ipvsadm conntrack nginx curl tcpdump modprobe "$IPTABLES"
-TMP=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$TMP"' EXIT
-ipvs_traits
-dmesg_mark
-module_state "$MODULE"
-topology
+case_tmp
+stage_case
 sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 3
 [[ $ARM == noct ]] && sysctl_w "$dir" net.ipv4.vs.conntrack 0
 [[ $ARM == policy0 ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.resched_mode 0

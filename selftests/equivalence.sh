@@ -115,8 +115,7 @@ one_run() {
 		done
 		wait_for 30 ip6_quiet || fail "IPv6 control traffic did not stop"
 	fi
-	sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
-	[[ $mod == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
+	long_close "$dir" "$mod"
 	[[ $s == drain ]] && sysctl_w "$dir" net.ipv4.vs.expire_nodest_conn 1
 	ruleset_"${r%%_*}" "$r"
 	# The forwarded SYN, as it leaves for a real server.

@@ -54,18 +54,8 @@ CLOSE=rst
 require_root
 require_cmd ip ipvsadm twtool modprobe "$IPTABLES"
 modprobe ip_vs_ftp 2>/dev/null || skip "no ip_vs_ftp module (CONFIG_IP_VS_FTP)"
-TMP=$(mktemp -d)
-CTL_PID=
-cleanup() {
-	[[ -n $CTL_PID ]] && kill "$CTL_PID" 2>/dev/null
-	cleanup_ns
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-ipvs_traits
-dmesg_mark
-module_state "$MODULE"
-topology
+case_tmp
+stage_case
 
 n "$dir" ipvsadm -A -t "$VIP:21" -s rr || fail "ipvsadm -A :21"
 for rs in rs1 rs2; do
@@ -108,7 +98,6 @@ control_open() {
 control_close() {	# QUIT: the server resets the control connection
 	exec {CTL_FD}>&-
 	wait "$CTL_PID" || fail "control connection failed: $(cat "$TMP/ctl.out")"
-	CTL_PID=
 }
 
 # data_connect LABEL: one data connection from the control's tuple.

@@ -79,12 +79,8 @@ PORTS=10 LBPORT=40100	# HAProxy's; the SNAT box maps curl to 40000
 
 require_root
 require_cmd ip ipvsadm conntrack haproxy nginx ab curl tcpdump nstat modprobe "$IPTABLES"
-TMP=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$TMP"' EXIT
-ipvs_traits
-dmesg_mark
-module_state "$MODULE"
-topology
+case_tmp
+stage_case
 lb=$nat
 [[ $METHOD == dr ]] && sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode 3
 

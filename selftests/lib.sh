@@ -328,6 +328,33 @@ slab_in_use() {
 # complaints and hung tasks with "INFO:"; kmemleak announces its finds.)
 KERNEL_BAD_RE='WARNING:|BUG:|INFO: |Oops|refcount_t|possible circular|KASAN:|UBSAN|kmemleak: [0-9]+ new suspected|general protection|RCU stall|Call Trace|waiting for .* to become free'
 
+# case_tmp: TMP, a directory of the run's own; on exit the namespaces go
+# (and with them every process started in one) and TMP.
+case_tmp() {
+	TMP=$(mktemp -d)
+	trap 'cleanup_ns; rm -rf "$TMP"' EXIT
+}
+
+# stage_case: the common start of a case program, after its options: this
+# IPVS's traits, a kernel log mark (dmesg_check), the module loaded or not
+# as MODULE says, the topology.
+stage_case() {
+	ipvs_traits
+	dmesg_mark
+	module_state "$MODULE"
+	topology
+}
+
+# long_close NS [MODULE]: CLOSE entries live 10 s in IPVS and in conntrack.
+# A VM slowed down by a busy host once let two of 16 expire before their
+# reuse (the connects were fast, but no reuse happened). 30 s where we can
+# set it: NS's conntrack always, IPVS through the module when it is loaded
+# (MODULE, default $MODULE).
+long_close() {
+	sysctl_w "$1" net.netfilter.nf_conntrack_tcp_timeout_close 30
+	[[ ${2:-$MODULE} != yes ]] || sysctl_w "$1" net.ipv4.vs.tw_resched.timeout_close 30
+}
+
 # dmesg_mark / dmesg_since / dmesg_check: a marker line in the kernel log;
 # what the kernel logged after it; fail if the kernel complained since.
 # A marker, not a line count: once the log buffer is full, old lines go

@@ -63,8 +63,7 @@ done
 require_root
 require_cmd ip nginx ab nstat ss tcpdump
 
-TMP=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$TMP"' EXIT
+case_tmp
 new_ns cl
 new_ns srv
 veth "$cl" eth0 "$srv" eth0

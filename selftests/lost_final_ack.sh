@@ -53,10 +53,7 @@ CLOSE=fin SLOTS=$N
 require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
 trap cleanup_ns EXIT
-ipvs_traits
-dmesg_mark
-module_state "$MODULE"
-topology
+stage_case
 n "$dir" $IPTABLES -t raw -A PREROUTING -i eth0 -p tcp --dport 80 \
 	-m tos --tos 0x28 --tcp-flags ALL ACK -j DROP || fail "drop rule"
 ip -n "$rs1" route replace default via "${DIR_RS[0]}" dev eth0 rto_min 20s &&

@@ -70,8 +70,7 @@ ktap_header 7
 # ---- namespaces, one reuse ----------------------------------------------------
 topology
 sysctl_w "$nat" net.ipv4.vs.conn_reuse_mode 0
-sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
-sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
+long_close "$dir" yes
 new_ns mon
 unshare --net sleep 3600 &
 UNPID=$!

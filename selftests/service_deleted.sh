@@ -30,12 +30,8 @@ CLOSE=rst
 require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
 trap cleanup_ns EXIT
-ipvs_traits
-dmesg_mark
-module_state "$MODULE"
-topology
-sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
-[[ $MODULE == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
+stage_case
+long_close "$dir"
 hooks=$(ipvs_trait hooks)
 log "module=$MODULE, IPVS hooks: $hooks, drop check: $(ipvs_trait drop_check) conntrack"
 

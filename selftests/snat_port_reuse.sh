@@ -122,12 +122,8 @@ if [[ $METHOD != nat ]]; then
 fi
 REUSE=${REUSE:-1}
 
-TMP=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$TMP"' EXIT
-ipvs_traits
-dmesg_mark
-module_state "$MODULE"
-topology
+case_tmp
+stage_case
 [[ -n $POLICY ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.resched_mode "$POLICY"
 sysctl_w "$dir" net.ipv4.vs.conn_reuse_mode "$REUSE"
 sysctl_w "$dir" net.ipv4.vs.conntrack "$CONNTRACK"
@@ -135,12 +131,7 @@ sysctl_w "$dir" net.ipv4.vs.conntrack "$CONNTRACK"
 [[ $DRAIN == drain && -n $PERSIST ]] && sysctl_w "$dir" net.ipv4.vs.expire_quiescent_template 1
 [[ $INVALID == yes ]] && { n "$dir" $IPTABLES -A FORWARD -m conntrack --ctstate INVALID -j DROP ||
 	fail "INVALID drop rule"; }
-# CLOSE entries live 10 s in IPVS and in conntrack. A VM slowed down by a
-# busy host once let two of 16 expire before their reuse (the connects
-# were fast, but no reuse happened). 30 s where we can set it: conntrack
-# always, IPVS through the module when it is loaded.
-sysctl_w "$dir" net.netfilter.nf_conntrack_tcp_timeout_close 30
-[[ $MODULE == yes ]] && sysctl_w "$dir" net.ipv4.vs.tw_resched.timeout_close 30
+long_close "$dir"
 
 # -c crstack: a capture of the clients' RSTs (RST and ACK, as a reset
 # with SO_LINGER 0 carries them), whose addresses and sequence numbers the

@@ -44,18 +44,8 @@ CLOSE=rst SRV=echo
 
 require_root
 require_cmd ip ipvsadm conntrack twtool twload nstat modprobe "$IPTABLES"
-TMP=$(mktemp -d)
-ECHO_PID=
-cleanup() {
-	[[ -n $ECHO_PID ]] && kill "$ECHO_PID" 2>/dev/null
-	cleanup_ns
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-ipvs_traits
-dmesg_mark
-module_state "$MODULE"
-topology
+case_tmp
+stage_case
 new_ns spoof
 veth "$spoof" eth0 "$dir" eth3
 ip -n "$dir" addr add 10.0.9.1/24 dev eth3
@@ -128,7 +118,6 @@ log "INPUT drop: $(input_drops) SYNs dropped on eth0; conntrack id $id0 ESTABLIS
 
 kill -USR1 "$ECHO_PID"
 wait "$ECHO_PID" || fail "the flow broke: $(cat "$TMP/echo")"
-ECHO_PID=
 log "the flow went on to its end: $(cat "$TMP/echo")"
 
 # 3. Positive control: the flow has ended (client RST: IPVS CLOSE); the

@@ -99,8 +99,7 @@ bpftrace_run() {
 
 require_root
 require_cmd ip ipvsadm conntrack twtool modprobe "$IPTABLES"
-TMP=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$TMP"' EXIT
+case_tmp
 tracefs || skip "no tracefs (CONFIG_TRACING)"
 module_state yes
 [[ -d $T/events/tw_resched/resched ]] || fail "the module has no tw_resched:resched event"

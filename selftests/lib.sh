@@ -382,7 +382,8 @@ dmesg_check() {
 # Set before calling topology():
 #   FAMILY   4 or 6
 #   CLOSE    fin: client FIN first | rst: real server RST | crst: client RST
-#            | crstack: client RST, then a late ACK (snat_port_reuse.sh)
+#            | rstack, crstack: rst, crst, then a late ACK of the side that
+#            reset (snat_port_reuse.sh)
 #   IPT      nft or legacy (iptables flavor of the SNAT box and director;
 #            default: nft if this kernel takes its rules, see TWR_IPT)
 #   SLOTS    parallel clients; slot j leaves the SNAT box as
@@ -559,7 +560,7 @@ direct_rs() {
 topology() {
 	local rs j srvclose=fin how=-m rules all
 
-	[[ $CLOSE == rst ]] && srvclose=rst
+	[[ $CLOSE == rst || $CLOSE == rstack ]] && srvclose=rst
 	if [[ $METHOD == nat ]]; then
 		new_nss cl nat dir rs1 rs2
 		all=(root "$cl" "$nat" "$dir" "$rs1" "$rs2")
@@ -785,7 +786,7 @@ client_cmd() {
 		echo ip netns exec "$dir" twtool connect $VIP 80 $CLOSE \
 			-b "$(hp $DIR_CLIENT_IP $SNAT_PORT)"
 	else
-		echo ip netns exec "$cl" twtool connect $VIP 80 ${CLOSE/#crstack/crst} \
+		echo ip netns exec "$cl" twtool connect $VIP 80 "${CLOSE%ack}" \
 			-b "$(hp "$(client_ip "$1")" 0)"
 	fi
 }

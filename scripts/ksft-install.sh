@@ -37,12 +37,20 @@ if [[ ! -f $KT/.done ]]; then
 	touch "$KT/.done"
 fi
 
-T=$K/net/ipvs_tw_resched
-rm -rf "$T" "$OUT"
-mkdir -p "$T" "$OUT"
+# The tests go into a copy of that tree of this install's own, beside
+# OUTDIR: two installs at once (two kernels of one run, or two checkouts)
+# would otherwise copy into, and build in, one directory, and a VM could
+# boot the other checkout's tests.
+S=$OUT.tree
+T=$S/tools/testing/selftests/net/ipvs_tw_resched
+rm -rf "$S" "$OUT"
+mkdir -p "$S" "$OUT"
+cp -r "$KT/tools" "$KT/scripts" "$S"/
+mkdir -p "$T"
 cp -rL "$TOP"/selftests/. "$T"/
 rm -f "$T"/twtool "$T"/twload "$T"/twtool-static
-make -s -C "$K" TARGETS=net/ipvs_tw_resched install INSTALL_PATH="$OUT" >"$OUT.make.log" 2>&1 ||
+make -s -C "$S/tools/testing/selftests" TARGETS=net/ipvs_tw_resched install INSTALL_PATH="$OUT" \
+	>"$OUT.make.log" 2>&1 ||
 	{ cat "$OUT.make.log"; exit 1; }
 [[ -x $OUT/run_kselftest.sh && -s $OUT/kselftest-list.txt && -x $OUT/net/ipvs_tw_resched/twtool ]] ||
 	{ echo "kselftest install of net/ipvs_tw_resched incomplete in $OUT" >&2; exit 1; }

@@ -40,12 +40,14 @@ fi
 # The tests go into a copy of that tree of this install's own, beside
 # OUTDIR: two installs at once (two kernels of one run, or two checkouts)
 # would otherwise copy into, and build in, one directory, and a VM could
-# boot the other checkout's tests.
+# boot the other checkout's tests. (The extraction above is not shared
+# safely by two first installs at once: deps.sh runs before any.)
 S=$OUT.tree
 T=$S/tools/testing/selftests/net/ipvs_tw_resched
 rm -rf "$S" "$OUT"
 mkdir -p "$S" "$OUT"
 cp -r "$KT/tools" "$KT/scripts" "$S"/
+rm -rf "$T"	# an install of the layout before this one left its tests there
 mkdir -p "$T"
 cp -rL "$TOP"/selftests/. "$T"/
 rm -f "$T"/twtool "$T"/twload "$T"/twtool-static

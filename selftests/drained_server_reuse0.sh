@@ -24,11 +24,14 @@ ktap_header 2
 args=(-c rst -n 4 -r 0 -d drain -I)
 sub drained_reuse0_nomodule reuse "${args[@]}" -K any -e any
 brc=$?
-slow=$(result slow) total=$(result total) wrong=$(result wrong)
+slow=$(result slow) total=$(result total) wrong=$(result wrong) reopened=$(result reopened)
+# A flow conntrack reopened (the client side's RST after a late packet of
+# the server's) is rescheduled without a drop where IPVS reschedules.
+[[ $(ipvs_trait drop_check) == confirmed ]] || reopened=0
 if ((brc == 0)) && ((wrong == total && slow == 0)); then
 	expect_note "keeps such a SYN on the drained server (measured: $wrong of $total there, none slow)"
 	sub drained_reuse0_module reuse -m yes "${args[@]}" -K yes -e fast
-elif ((brc == 0)) && ((wrong == 0 && slow >= total - 1)); then
+elif ((brc == 0)) && ((wrong == 0 && slow + ${reopened:-0} >= total - 1)); then
 	expect_note "reschedules such a SYN and drops it (measured: $slow of $total slow, none to the drained server)"
 	sub drained_reuse0_module reuse -m yes "${args[@]}" -e fast
 else

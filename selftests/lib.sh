@@ -84,9 +84,9 @@ sub() {
 
 # twin_runs NAME "$@": run without arguments (as the kselftest runner
 # starts a program), run this program twice as a pair of KTAP subtests,
-# NAME_nomodule (-m no, the stock baseline) then NAME_module (-m yes),
-# and exit; with arguments, return (one run, its options for the
-# program to parse).
+# NAME_nomodule (-m no, the stock baseline) then NAME_module (-m yes;
+# only that under TWR_PAIRS=module), and exit; with arguments, return
+# (one run, its options for the program to parse).
 twin_runs() {
 	local name=$1 brc
 

@@ -206,7 +206,9 @@ static void serve_one(int c, const char *id, int rst)
 	 * the two can pass each other on the way (about one connection in
 	 * 200 on 6.1 under TCG): the client then answers the late ACK with
 	 * an RST, after which conntrack reopens the flow on the next SYN.
-	 * Delayed, the ACK rides on the RST. reuse_rst_late.sh stages that
+	 * Delayed, the ACK almost always rides on the RST (unless this
+	 * process is not run within the delayed-ACK time, about 40 ms:
+	 * snat_port_reuse.sh counts what remains). reuse_rst_late.sh stages that
 	 * order on purpose; every other rst case wants the server's RST to
 	 * end the flow.
 	 */

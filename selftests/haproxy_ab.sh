@@ -233,7 +233,8 @@ read -r reuses slow max other slow_ports < <(awk -v slow_ms="$SLOW_MS" '/^req / 
 	} END { print r + 0, sl + 0, m + 0, o + 0, sp }' "$TMP/lb.log")
 slow_ports=${slow_ports//,/ }
 log "HAProxy: $N requests, $reuses on a reused source port, $slow of them connected in >= $SLOW_MS ms (max $max ms);"\
-" $other more logged without a backend connection or a 200"
+" $other more logged without a backend connection or a 200 (ab's spare connections, dropped unused;"\
+" ab's own failed and non-2xx counts are checked above)"
 
 # curl from local port 41000, through the SNAT box (which maps it to its
 # port 40000), straight to the VIP. When curl closed first, its own

@@ -862,3 +862,17 @@ pair() {
 
 # A pair header line that says what this kernel's IPVS is expected to do.
 expect_note() { log "this kernel's IPVS: $*"; }
+
+# reopened_base [WHEN]: BASE, the baseline's expectation for a flow that
+# conntrack reopens itself on the reused SYN (WHEN: what made it): the
+# 4.6 - 5.8 check drops the SYN all the same (slow); v5.9+ IPVS
+# reschedules it without a drop (fast). Says which (expect_note).
+reopened_base() {
+	if [[ $(ipvs_trait drop_check) == any ]]; then
+		expect_note "drops every reused SYN that has a conntrack (the 4.6 - 5.8 check)"
+		BASE=slow
+	else
+		expect_note "reschedules without a drop: conntrack reopens the flow${1:+ $1}"
+		BASE=fast
+	fi
+}

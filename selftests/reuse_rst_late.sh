@@ -21,12 +21,6 @@ source "$(dirname "$0")/lib.sh"
 require_root
 ipvs_traits
 pairs_header 1
-if [[ $(ipvs_trait drop_check) == any ]]; then
-	expect_note "drops every reused SYN that has a conntrack (the 4.6 - 5.8 check)"
-	base=slow
-else
-	expect_note "reschedules without a drop: conntrack reopens the flow after the client's RST"
-	base=fast
-fi
-pair rst_late -c rstack -n 4 -e $base -- -c rstack -n 4 -e fast
+reopened_base "after the client's RST"
+pair rst_late -c rstack -n 4 -e $BASE -- -c rstack -n 4 -e fast
 ktap_finish

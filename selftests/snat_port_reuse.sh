@@ -135,21 +135,15 @@ sysctl_w "$dir" net.ipv4.vs.conntrack "$CONNTRACK"
 	fail "INVALID drop rule"; }
 long_close "$dir"
 
-# -c crstack: a capture of the clients' RSTs (RST and ACK, as a reset
-# with SO_LINGER 0 carries them), whose addresses and sequence numbers the
-# late ACK repeats.
-if [[ $CLOSE == crstack ]]; then
-	ip netns exec "$cl" tcpdump -i eth0 -nn -S -l --immediate-mode -Z root \
-		'tcp dst port 80 and tcp[tcpflags] & (tcp-rst|tcp-ack) == (tcp-rst|tcp-ack)' \
+# -c crstack, rstack: a capture, at the clients, of the RSTs whose
+# addresses and sequence numbers the late ACK repeats: the clients' own
+# (RST and ACK, as a reset with SO_LINGER 0 carries them), or the
+# servers' as they reach the clients.
+if [[ $CLOSE == *stack ]]; then
+	filter='tcp dst port 80 and tcp[tcpflags] & (tcp-rst|tcp-ack) == (tcp-rst|tcp-ack)'
+	[[ $CLOSE == rstack ]] && filter='tcp src port 80 and tcp[tcpflags] & tcp-rst != 0'
+	ip netns exec "$cl" tcpdump -i eth0 -nn -S -l --immediate-mode -Z root "$filter" \
 		>"$TMP/rst" 2>"$TMP/rst.err" &
-	disown
-	rst_capturing() { grep -q 'listening on' "$TMP/rst.err"; }
-	wait_for 10 rst_capturing || fail "tcpdump did not start: $(cat "$TMP/rst.err")"
-fi
-# -c rstack: a capture of the servers' RSTs as they reach the clients.
-if [[ $CLOSE == rstack ]]; then
-	ip netns exec "$cl" tcpdump -i eth0 -nn -S -l --immediate-mode -Z root \
-		'tcp src port 80 and tcp[tcpflags] & tcp-rst != 0' >"$TMP/rst" 2>"$TMP/rst.err" &
 	disown
 	rst_capturing() { grep -q 'listening on' "$TMP/rst.err"; }
 	wait_for 10 rst_capturing || fail "tcpdump did not start: $(cat "$TMP/rst.err")"
@@ -166,15 +160,21 @@ fi
 # client's address is this round's.
 LATE=0
 rst_lines() { grep -E "^[^>]* ${1//./\\.}\.[0-9]+ > " "$TMP/rst"; }
-rsts_seen() { (($(rst_lines "$1" | wc -l) >= LATE)); }
+# round_rst LINES IP: LINE, the LATE-th line that LINES IP picks from the
+# capture (this round's RST), once there is one; 1 if none comes.
+rsts_seen() { (($("$1" "$2" | wc -l) >= LATE)); }
+round_rst() {
+	wait_for 10 rsts_seen "$1" "$2" || return 1
+	LINE=$("$1" "$2" | sed -n "${LATE}p")
+}
 late_acks() {
 	local j ip line re
 
 	LATE=$((LATE + 1))
 	for ((j = 0; j < SLOTS; j++)); do
 		ip=$(client_ip $j)
-		wait_for 10 rsts_seen "$ip" || fail "connect $1 slot $j: the client sent no RST"
-		line=$(rst_lines "$ip" | sed -n "${LATE}p")
+		round_rst rst_lines "$ip" || fail "connect $1 slot $j: the client sent no RST"
+		line=$LINE
 		re=" ${ip//./\\.}\.([0-9]+) > .* seq ([0-9]+), ack ([0-9]+)"
 		[[ $line =~ $re ]] || fail "connect $1: no port, seq, ack in '$line'"
 		n "$cl" twtool lateack "$ip" "${BASH_REMATCH[1]}" "$VIP" 80 \
@@ -191,7 +191,6 @@ late_acks() {
 # the flow: on the next SYN conntrack reopens it. The ACK repeats the
 # RST's sequence numbers and goes from the server that closed.
 srv_rst_lines() { grep -E " > ${1//./\\.}\.[0-9]+: " "$TMP/rst"; }
-srv_rsts_seen() { (($(srv_rst_lines "$1" | wc -l) >= LATE)); }
 server_late_acks() {
 	local j ip line re srv before
 
@@ -199,8 +198,8 @@ server_late_acks() {
 	before=$(client_rsts)
 	for ((j = 0; j < SLOTS; j++)); do
 		ip=$(client_ip $j)
-		wait_for 10 srv_rsts_seen "$ip" || fail "connect $1 slot $j: no server RST reached the client"
-		line=$(srv_rst_lines "$ip" | sed -n "${LATE}p")
+		round_rst srv_rst_lines "$ip" || fail "connect $1 slot $j: no server RST reached the client"
+		line=$LINE
 		re=" seq ([0-9]+), ack ([0-9]+)"
 		[[ $line =~ $re ]] || fail "connect $1: no seq, ack in '$line'"
 		srv=${R_SERVER[j]}

@@ -417,6 +417,21 @@ fail=$(grep -cE "${top}not ok " "$LOG")
 echo
 # A CI log is read from its tail: name what failed or skipped there.
 if ((fail)); then
+	# What a failed subtest printed last (its diagnosis), where a reader
+	# of the tail sees it: the last 30 lines of each, the first three.
+	awk -v keep=30 -v most=3 '
+		match($0, /^\[[^]]*\] /) {
+			k = substr($0, 1, RLENGTH); rest = substr($0, RLENGTH + 1)
+			if (rest ~ /^# (selftests: |ok [0-9]+ |# Totals: )/) { n[k] = 0; next }
+			if (rest ~ /^# # /) { buf[k, n[k]++ % keep] = $0; next }
+			if (rest ~ /^(# )?not ok [0-9]+ / && n[k] && shown < most) {
+				print "# what the failed subtest printed last:"
+				for (i = (n[k] > keep ? n[k] - keep : 0); i < n[k]; i++)
+					print "#   " buf[k, i % keep]
+				print "#   " $0
+				shown++; n[k] = 0
+			}
+		}' "$LOG"
 	echo "# failed:"
 	grep -E "${top}not ok " "$LOG" | sed 's/^/#   /'
 fi

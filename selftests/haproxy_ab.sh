@@ -43,8 +43,8 @@
 # nor the director's conntrack explains (a SYN it logged as ignored in
 # CLOSE, see ct_kept); with the module: none beyond the PAWS refusals',
 # and the module rescheduled each reuse, port by port as its tracepoint
-# shows (resched + resched_no_drop), once more for each SYN a real
-# server's TIME_WAIT refused (the client resends it), and its counters
+# shows (resched + resched_no_drop), at most once more for each SYN a
+# real server's TIME_WAIT refused (the client resends it), and its counters
 # agree. Prints ab's
 # connection-time table of each run.
 #
@@ -342,13 +342,16 @@ if [[ $MODULE == yes ]]; then
 	# when the director has seen both FINs (NAT) or the load balancer's
 	# (DR); IPVS keeps that entry 120 s, longer than the run), curl's
 	# tuple four times, and no first use of a port may have met one.
-	# Beyond those, one more for each SYN a real server's TIME_WAIT
-	# refused (paws_d, counted above): the client answers the refusal's
-	# ACK with an RST, which leaves the entry in CLOSE, and sends its SYN
-	# again (at once the first time: tcp_rcv_synsent_state_process()),
-	# and that SYN is rescheduled too. Seen on 6.12.118 after curl had
-	# closed first and took port 41001 (the refusals above): curl's tuple
-	# rescheduled 5 times with 1 refusal, 6 times with 2.
+	# Beyond those, at most one more for each refusal the real servers
+	# counted (paws_d above): a SYN a server's TIME_WAIT refuses gets an
+	# ACK, the client answers it with an RST, which leaves the entry in
+	# CLOSE, and sends its SYN again (at once the first time:
+	# tcp_rcv_synsent_state_process()), and that SYN is rescheduled too.
+	# Seen on 6.12.118 after curl had closed first and took port 41001:
+	# curl's tuple rescheduled 5 times with 1 refusal, 6 times with 2.
+	# At most: on 5.4.49 by DR the servers counted 2 refusals and no SYN
+	# was rescheduled twice (PAWSEstab counts any segment refused, not
+	# only SYNs; what those two were is not known).
 	trace_events >"$TMP/trace"
 	trace_off
 	want=$(awk '/^req / {
@@ -369,19 +372,19 @@ if [[ $MODULE == yes ]]; then
 			for (p in w) { d = t[p] - w[p]; if (d < 0) bad = 1; e += d }
 			print bad ? -1 : e + 0
 		}' <(echo "$want") <(echo "$traced"))
-	if ((extra != paws_d)); then
+	if ((extra < 0 || extra > paws_d)); then
 		log "reuses per source port (HAProxy's log, curl's 4): $(sort -n <<<"$want" | tr '\n' ' ')"
 		log "SYNs the module rescheduled per source port (tracepoint): $(tr '\n' ' ' <<<"$traced")"
 		log "other events: $(grep -vE 'outcome=(resched|resched_no_drop)$' "$TMP/trace" | tr '\n' ';')"
 		why="$extra beyond the reuses"
 		((extra < 0)) && why="a port short of its reuses, or one never reused"
-		fail "the module's rescheduled SYNs are not the reuses, port by port, and one for each of the" \
-			"$paws_d SYNs the real servers refused ($why)"
+		fail "the module's rescheduled SYNs are not the reuses, port by port, and at most one for each" \
+			"of the $paws_d refusals the real servers counted ($why)"
 	fi
-	((got == reuses + 4 + paws_d)) ||
-		fail "the counters say $got rescheduled SYNs, the tracepoint $((reuses + 4 + paws_d))"
-	log "tracepoint: $((reuses + 4 + paws_d)) rescheduled SYNs, each a reuse, port by port" \
-		"($paws_d of them resent after a real server's refusal)"
+	((got == reuses + 4 + extra)) ||
+		fail "the counters say $got rescheduled SYNs, the tracepoint $((reuses + 4 + extra))"
+	log "tracepoint: $((reuses + 4 + extra)) rescheduled SYNs, each a reuse, port by port" \
+		"($extra of them resent after a real server's refusal; $paws_d refusals counted)"
 fi
 echo "# PASS"
 exit $ksft_pass
